@@ -18,6 +18,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.test.ts', 'test/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     files: ['lib/config.ts', 'scripts/**', 'test/**', 'bench/**', 'server.ts', '**/*.test.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto'
+import type { EventCodec } from '../lib/avro/event-codec.ts'
+import {
+  BatchTooLargeError,
+  BrokerUnavailableError,
+  EmptyBatchError,
+  EVENT_ERROR_CODES,
+  NoValidEventsError,
+  RateLimitedError,
+  type EventError,
+} from '../lib/errors.ts'
+import type { EventEnvelope } from '../lib/event-types.ts'
+import type { EventProducer, OutgoingMessage } from '../lib/kafka/event-producer.ts'
+import type { Logger } from '../lib/logger.ts'
+import type { Metrics } from '../lib/metrics.ts'
+import { normalizeEvent } from './event-schema.ts'
+import type { RateLimiter } from './rate-limiter.ts'
+
+export interface AcceptResult {
+  processed: number
+  errors: EventError[]
+}
+
+export interface BatchAcceptorOptions {
+  codec: EventCodec
+  producer: EventProducer
+  topic: string
+  maxBatchEvents: number
+  maxEventBytes: number
+  rateLimiter: RateLimiter
+  metrics: Metrics
+  logger: Logger
+}
+
+/**
+ * The write path shared by `/ingest` and `POST /api/logs`: validate each event, refuse the batch
+ * when it is over the limits, encode the valid ones in Avro and send them in one produce that the
+ * broker acknowledges on all in-sync replicas. Resolves only after that acknowledgement.
+ */
+export function createBatchAcceptor(options: BatchAcceptorOptions) {
+  const { codec, producer, topic, metrics } = options
+
+  return async function accept(
+    events: readonly unknown[],
+    ctx: { projectId: string; requestId: string; bodyBytes: number },
+  ): Promise<AcceptResult> {
+    if (events.length === 0) throw new EmptyBatchError()
+    if (events.length > options.maxBatchEvents) throw new BatchTooLargeError(events.length, options.maxBatchEvents)
+
+    const receivedAt = Date.now()
+    const accepted: EventEnvelope[] = []
+    const errors: EventError[] = []
+    // Only a body larger than the per-event limit can hold an event over it: skip the sizing otherwise.
+    const sizeEvents = ctx.bodyBytes > options.maxEventBytes
+    events.forEach((raw, index) => {
+      const rawId = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : null
+      if (sizeEvents && Buffer.byteLength(JSON.stringify(raw)) > options.maxEventBytes) {
+        errors.push({ index, id: rawId, code: EVENT_ERROR_CODES.eventTooLarge, message: `Event exceeds ${options.maxEventBytes} bytes` })
+        return
+      }
+      const result = normalizeEvent(raw, { projectId: ctx.projectId, receivedAt, requestId: ctx.requestId, newId: randomUUID })
+      if ('ok' in result) accepted.push(result.ok)
+      else {
+        const code = result.problem.kind === 'unknown_type' ? EVENT_ERROR_CODES.unknownType : EVENT_ERROR_CODES.invalidEvent
+        errors.push({ index, id: rawId, code, message: result.problem.message })
+      }
+    })
+    for (const e of errors) metrics.ingestEvents.inc({ type: eventTypeOf(events[e.index]), result: 'invalid' })
+    if (accepted.length === 0) {
+      const err = new NoValidEventsError(errors.length)
+      throw Object.assign(err, { errors })
+    }
+
+    const decision = await options.rateLimiter(ctx.projectId, accepted.length)
+    if (!decision.allowed) {
+      for (const e of accepted) metrics.ingestEvents.inc({ type: e.type, result: 'rate_limited' })
+      throw Object.assign(new RateLimitedError(0), { retryAfterSeconds: decision.retryAfterSeconds })
+    }
+
+    const messages: OutgoingMessage[] = await Promise.all(
+      accepted.map(async (e) => ({
+        key: partitionKey(e),
+        value: await codec.encode(e),
+        headers: { 'x-request-id': ctx.requestId, 'x-sluice-event-type': e.type },
+      })),
+    )
+    const end = metrics.produceDuration.startTimer({ topic })
+    try {
+      await producer.send(topic, messages)
+      end({ result: 'ok' })
+    } catch (err) {
+      end({ result: 'error' })
+      options.logger.warn({ err, requestId: ctx.requestId, events: messages.length }, 'produce failed')
+      for (const e of accepted) metrics.ingestEvents.inc({ type: e.type, result: 'unavailable' })
+      throw Object.assign(new BrokerUnavailableError(), { retryAfterSeconds: 5 })
+    }
+    for (const e of accepted) metrics.ingestEvents.inc({ type: e.type, result: 'accepted' })
+    return { processed: accepted.length, errors }
+  }
+}
+
+export type BatchAcceptor = ReturnType<typeof createBatchAcceptor>
+
+/** Every event of one run shares a key, so one partition, so one consumer sees them in order. */
+export function partitionKey(e: EventEnvelope): string {
+  if (e.type === 'log') return e.payload.run_id ?? e.id
+  return e.payload.run_id
+}
+
+function eventTypeOf(raw: unknown): string {
+  const t = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined
+  return typeof t === 'string' && ['run_start', 'step_complete', 'run_complete', 'log'].includes(t) ? t : 'unknown'
+}

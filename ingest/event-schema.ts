@@ -1,0 +1,149 @@
+import { z } from 'zod'
+import type { EventEnvelope, LogLevel } from '../lib/event-types.ts'
+
+/**
+ * The contract's event JSON, validated and normalized into `EventEnvelope`s. Limits on every field:
+ * a batch can hold 10,000 events, so nothing here is unbounded.
+ */
+
+const MAX_NAME = 200
+const MAX_TEXT = 64 * 1024
+const MAX_MAP_KEYS = 200
+
+// ISO-8601 with a zone (Z or ±hh:mm), or epoch milliseconds; normalized to epoch ms.
+const MIN_TIME = Date.UTC(1970, 0, 1)
+const MAX_TIME = Date.UTC(2200, 0, 1)
+export const timestamp = z.union([
+  z.number().int().min(MIN_TIME).max(MAX_TIME),
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+])
+
+const id = z.guid()
+const name = z.string().min(1).max(MAX_NAME)
+const text = z.string().max(MAX_TEXT)
+// Avro longs in avsc stop at 2^53 - 2.
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER - 1)
+const jsonObject = z
+  .record(z.string(), z.unknown())
+  .transform((o) => JSON.stringify(o))
+const limitedRecord = <T extends z.ZodType>(value: T) =>
+  z.record(z.string().max(MAX_NAME), value).refine((r) => Object.keys(r).length <= MAX_MAP_KEYS, `at most ${MAX_MAP_KEYS} keys`)
+
+const runStart = z.object({
+  run_id: id,
+  name,
+  tags: limitedRecord(z.string().max(1000)).default({}),
+  started_at: timestamp.nullish().transform((v) => v ?? null),
+})
+
+const stepComplete = z.object({
+  step_id: id,
+  run_id: id,
+  name,
+  type: z.string().min(1).max(100),
+  inputs: jsonObject.nullish().transform((v) => v ?? null),
+  outputs: jsonObject.nullish().transform((v) => v ?? null),
+  metadata: jsonObject.nullish().transform((v) => v ?? null),
+  reasoning: text.nullish().transform((v) => v ?? null),
+  cost: z.number().finite().nullish().transform((v) => v ?? null),
+  started_at: timestamp.nullish().transform((v) => v ?? null),
+  completed_at: timestamp.nullish().transform((v) => v ?? null),
+  error: text.nullish().transform((v) => v ?? null),
+  input_count: count.nullish().transform((v) => v ?? null),
+  output_count: count.nullish().transform((v) => v ?? null),
+  rejection_reasons: limitedRecord(count).nullish().transform((v) => v ?? null),
+})
+
+const runComplete = z.object({
+  run_id: id,
+  status: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.enum(['completed', 'failed'])),
+  completed_at: timestamp.nullish().transform((v) => v ?? null),
+  error: text.nullish().transform((v) => v ?? null),
+  total_cost: z.number().finite().nullish().transform((v) => v ?? null),
+})
+
+const LEVEL_ALIASES: Record<string, LogLevel> = {
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  warning: 'warn',
+  error: 'error',
+  fatal: 'fatal',
+  critical: 'fatal',
+}
+
+export const logData = z.object({
+  level: z
+    .string()
+    .transform((s) => LEVEL_ALIASES[s.toLowerCase()])
+    .refine((v): v is LogLevel => v !== undefined, 'must be debug, info, warn (warning), error or fatal (critical)')
+    .transform((v) => v as LogLevel),
+  message: z.string().min(1).max(MAX_TEXT),
+  service: z.string().max(MAX_NAME).nullish().transform((v) => v ?? null),
+  attributes: limitedRecord(z.union([z.string().max(MAX_TEXT), z.number().finite(), z.boolean()])).default({}),
+  run_id: id.nullish().transform((v) => v ?? null),
+  timestamp: timestamp.nullish().transform((v) => v ?? null),
+})
+
+const dataByType = {
+  run_start: runStart,
+  step_complete: stepComplete,
+  run_complete: runComplete,
+  log: logData,
+} as const
+
+export const rawEvent = z.object({
+  id: id.optional(),
+  type: z.string(),
+  timestamp: timestamp.optional(),
+  data: z.record(z.string(), z.unknown()),
+})
+
+export type EventProblem = { kind: 'unknown_type' | 'invalid'; message: string }
+
+export interface EventContext {
+  projectId: string
+  receivedAt: number
+  requestId: string
+  newId: () => string
+}
+
+/** One raw event → an envelope, or what is wrong with it (one line, with the field path). */
+export function normalizeEvent(raw: unknown, ctx: EventContext): { ok: EventEnvelope } | { problem: EventProblem } {
+  const outer = rawEvent.safeParse(raw)
+  if (!outer.success) return { problem: { kind: 'invalid', message: describe(outer.error) } }
+  const { type } = outer.data
+  if (!(type in dataByType)) {
+    return { problem: { kind: 'unknown_type', message: `type must be one of ${Object.keys(dataByType).join(', ')}` } }
+  }
+  const parsed = dataByType[type as keyof typeof dataByType].safeParse(outer.data.data)
+  if (!parsed.success) return { problem: { kind: 'invalid', message: describe(parsed.error, 'data') } }
+  const payload = parsed.data
+  const eventTime =
+    outer.data.timestamp ?? ('timestamp' in payload && payload.timestamp !== null ? payload.timestamp : null) ?? ctx.receivedAt
+  const base = {
+    id: outer.data.id ?? ctx.newId(),
+    project_id: ctx.projectId,
+    timestamp: eventTime,
+    received_at: ctx.receivedAt,
+    request_id: ctx.requestId,
+  }
+  if (type === 'log') {
+    const { timestamp: _t, ...log } = payload as z.infer<typeof logData>
+    return { ok: { ...base, type: 'log', payload: log } }
+  }
+  return { ok: { ...base, type, payload } as EventEnvelope }
+}
+
+function describe(error: z.ZodError, prefix?: string): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => {
+      const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.')
+      return path ? `${path}: ${i.message}` : i.message
+    })
+    .join('; ')
+}

@@ -1,0 +1,54 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+
+export type { ClickHouseClient }
+
+export interface ClickhouseOptions {
+  /** A ClickHouse server; when absent, an embedded engine (chdb) in this process. */
+  url: string | undefined
+  user: string
+  password: string
+  /** On-disk path of the embedded engine. One process owns it at a time. */
+  chdbPath: string
+}
+
+/**
+ * The same @clickhouse/client either way, so the SQL is the same against a server and embedded.
+ * Table names in SQL are always qualified with the database (see `ClickhouseTables`), because the
+ * embedded connection ignores the client's `database` option.
+ */
+export function createClickhouseClient(options: ClickhouseOptions): ClickHouseClient {
+  const clickhouse_settings = {
+    // Numbers come back as JSON numbers from both the server and chdb.
+    output_format_json_quote_64bit_integers: 0 as const,
+    date_time_output_format: 'iso' as const,
+  }
+  if (options.url) {
+    return createClient({
+      url: options.url,
+      username: options.user,
+      password: options.password,
+      clickhouse_settings,
+      request_timeout: 30_000,
+    })
+  }
+  // chdb types its Connection against @clickhouse/client-common, which @clickhouse/client now
+  // bundles; the two declarations are the same shape.
+  const connection = createChdbConnection({ path: options.chdbPath }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+  return createClient({ connection, clickhouse_settings })
+}
+
+/** Fully qualified table names of one Sluice database. */
+export function clickhouseTables(database: string) {
+  const q = (name: string) => `\`${database}\`.\`${name}\``
+  return {
+    database,
+    runStarts: q('run_starts'),
+    runCompletions: q('run_completions'),
+    steps: q('steps'),
+    funnelRollup: q('pipeline_funnel_rollup'),
+    migrations: q('schema_migrations'),
+  }
+}
+
+export type ClickhouseTables = ReturnType<typeof clickhouseTables>

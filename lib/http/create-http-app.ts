@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import { InternalError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError, InvalidJsonError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics.ts'
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/**
+ * A fastify instance with what every Sluice HTTP role shares: request ids (taken from
+ * `x-request-id` when sane, echoed back), the contract's error shape with a code on every error,
+ * and RED metrics per route.
+ */
+export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyLimit: number }): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimit,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    options.metrics.httpRequestDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+    const level = reply.statusCode >= 500 ? 'error' : 'info'
+    request.log[level]({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    const err = new RouteNotFoundError(request.method, request.url.split('?')[0])
+    void reply.status(404).send(errorBody(err, 404))
+  })
+
+  app.setErrorHandler((error: FastifyError & { retryAfterSeconds?: number; errors?: unknown }, request, reply) => {
+    const mapped: FastifyError & { retryAfterSeconds?: number; errors?: unknown } = mapFrameworkError(error, options.bodyLimit)
+    const status = mapped.statusCode ?? 500
+    if (status >= 500 && !mapped.code?.startsWith('SLUICE_ERR_')) {
+      request.log.error({ err: error }, 'unhandled error')
+      const internal = new InternalError(request.id)
+      return reply.status(500).send(errorBody(internal, 500))
+    }
+    if (mapped.retryAfterSeconds !== undefined) void reply.header('retry-after', String(mapped.retryAfterSeconds))
+    if (status >= 500) request.log.warn({ code: mapped.code, msg: mapped.message }, 'dependency error')
+    const body = errorBody(mapped, status)
+    return reply.status(status).send(mapped.errors === undefined ? body : { ...body, errors: mapped.errors })
+  })
+
+  return app as unknown as FastifyInstance
+}
+
+function errorBody(error: { code?: string; message: string }, statusCode: number) {
+  return { statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', code: error.code ?? 'SLUICE_ERR_INTERNAL', message: error.message }
+}
+
+/** Fastify's own errors, re-issued with Sluice codes so clients see one vocabulary. */
+function mapFrameworkError(error: FastifyError & { retryAfterSeconds?: number; errors?: unknown }, bodyLimit: number) {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLargeError(bodyLimit)
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new UnsupportedMediaTypeError(error.message.replace(/^Unsupported Media Type:?\s*/i, '') || 'unknown')
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new InvalidJsonError('empty or malformed body')
+    default:
+      return error
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+}

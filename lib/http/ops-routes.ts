@@ -1,0 +1,70 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { fetchConsumerLag } from '../kafka/consumer-lag.ts'
+import type { Services } from '../services.ts'
+
+export interface OpsRoutesOptions {
+  services: Services
+  /** Every consumer group of this deployment and the topics it reads. */
+  consumerGroups: ReadonlyArray<{ group: string; topics: readonly string[] }>
+}
+
+const CHECK_TIMEOUT_MS = 2_000
+
+/** `/health`, `/ready`, `/metrics` and `/api/ops/lag`. */
+export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { services, consumerGroups }) => {
+  const { metrics } = services
+
+  app.get('/health', async () => ({ status: 'ok' }))
+
+  app.get('/ready', async (_request, reply) => {
+    const checks = await checkDependencies(services)
+    const ok = Object.values(checks).every((c) => c === 'ok' || c === 'unused')
+    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks })
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    await refreshLag().catch((err: unknown) => app.log.warn({ err }, 'could not read consumer lag'))
+    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
+
+  app.get('/api/ops/lag', { preHandler: app.requireKey('admin') }, async () => refreshLag())
+
+  async function refreshLag() {
+    const rows = await fetchConsumerLag(services.admin, consumerGroups)
+    for (const r of rows) metrics.consumerLag.set({ group: r.group, topic: r.topic, partition: String(r.partition) }, r.lag)
+    return rows
+  }
+}
+
+export async function checkDependencies(s: Services): Promise<Record<'kafka' | 'postgres' | 'clickhouse' | 'redis', string>> {
+  const unused = async () => 'unused'
+  const [kafka, postgres, clickhouse, redis] = await Promise.all([
+    check(() => s.admin.describeCluster()),
+    s.uses.has('postgres') ? check(() => s.pg.query('SELECT 1')) : unused(),
+    s.uses.has('clickhouse')
+      ? check(async () => {
+          const r = await s.clickhouse.ping()
+          if (!r.success) throw r.error
+        })
+      : unused(),
+    s.uses.has('redis') ? check(() => s.redis.ping()) : unused(),
+  ])
+  return { kafka, postgres, clickhouse, redis }
+}
+
+async function check(fn: () => Promise<unknown>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)
+      }),
+    ])
+    return 'ok'
+  } catch (err) {
+    return `error: ${(err as Error).message.slice(0, 200)}`
+  } finally {
+    clearTimeout(timer)
+  }
+}

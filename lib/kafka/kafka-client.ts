@@ -1,0 +1,25 @@
+import { Kafka, logLevel, type logCreator } from 'kafkajs'
+import type { Logger } from '../logger.ts'
+
+/** The only place that constructs a kafkajs client; the rest of Sluice sees EventProducer/EventConsumer. */
+export function createKafka(options: { brokers: readonly string[]; clientId: string; logger: Logger }): Kafka {
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    connectionTimeout: 3_000,
+    requestTimeout: 15_000,
+    retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 2_000 },
+    logLevel: logLevel.WARN,
+    logCreator: pinoLogCreator(options.logger.child({ component: 'kafkajs' })),
+  })
+}
+
+function pinoLogCreator(logger: Logger): logCreator {
+  return () => ({ level, log }) => {
+    const { message, ...extra } = log
+    if (level === logLevel.ERROR) logger.error(extra, message)
+    else if (level === logLevel.WARN) logger.warn(extra, message)
+    else if (level === logLevel.INFO) logger.info(extra, message)
+    else logger.debug(extra, message)
+  }
+}

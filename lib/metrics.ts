@@ -1,0 +1,86 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/**
+ * Every metric Sluice exports, on a registry of its own (one per process, or per test), so two
+ * apps in one process never collide on the global registry.
+ */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry()
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' })
+  const registers = [registry]
+
+  return {
+    registry,
+    httpRequestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency by method, route and status code',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    ingestEvents: new Counter({
+      name: 'sluice_ingest_events_total',
+      help: 'Events seen by /ingest, by type and result (accepted, invalid, rejected)',
+      labelNames: ['type', 'result'] as const,
+      registers,
+    }),
+    ingestRequests: new Counter({
+      name: 'sluice_ingest_requests_total',
+      help: 'Ingest requests by outcome (ok, partial, invalid, too_large, unauthorized, rate_limited, unavailable)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    produceDuration: new Histogram({
+      name: 'sluice_kafka_produce_duration_seconds',
+      help: 'Time from send to acknowledgement by all in-sync replicas, per produce request',
+      labelNames: ['topic', 'result'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    }),
+    processorMessages: new Counter({
+      name: 'sluice_processor_messages_total',
+      help: 'Messages handled by a processor, by outcome (stored, duplicate, skipped, dead_letter)',
+      labelNames: ['processor', 'outcome'] as const,
+      registers,
+    }),
+    processorBatchDuration: new Histogram({
+      name: 'sluice_processor_batch_duration_seconds',
+      help: 'Time to process and store one fetched batch, commit included',
+      labelNames: ['processor'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    processorErrors: new Counter({
+      name: 'sluice_processor_errors_total',
+      help: 'Batches that failed on a dependency and will be retried',
+      labelNames: ['processor'] as const,
+      registers,
+    }),
+    clickhouseInsertDuration: new Histogram({
+      name: 'sluice_clickhouse_insert_duration_seconds',
+      help: 'ClickHouse insert latency by table',
+      labelNames: ['table'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'sluice_dead_letter_total',
+      help: 'Messages sent to the dead-letter topic, by processor and reason',
+      labelNames: ['processor', 'reason'] as const,
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'kafka_consumergroup_lag',
+      help: 'Messages not yet processed, by consumer group, topic and partition (end offset minus committed offset)',
+      labelNames: ['group', 'topic', 'partition'] as const,
+      registers,
+    }),
+    rateLimiterErrors: new Counter({
+      name: 'sluice_rate_limiter_errors_total',
+      help: 'Rate-limit checks that failed open because Redis did not answer',
+      registers,
+    }),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

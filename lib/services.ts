@@ -1,0 +1,129 @@
+import type { Admin, Kafka } from 'kafkajs'
+import { createEventCodec, type EventCodec } from './avro/event-codec.ts'
+import { createKeyResolver, type KeyResolver } from './auth/api-keys.ts'
+import { clickhouseTables, createClickhouseClient, type ClickHouseClient, type ClickhouseTables } from './clickhouse.ts'
+import type { Config } from './config.ts'
+import { createKafka } from './kafka/kafka-client.ts'
+import { createEventProducer, type EventProducer } from './kafka/event-producer.ts'
+import { ensureTopics } from './kafka/topics.ts'
+import type { Logger } from './logger.ts'
+import type { Metrics } from './metrics.ts'
+import { runMigrations } from './migrate.ts'
+import { createPgPool, type PgPool } from './postgres.ts'
+import { createRedis, type Redis } from './redis.ts'
+
+/** The connections one Sluice process holds, made once and handed to every role it runs. */
+export interface Services {
+  config: Config
+  logger: Logger
+  metrics: Metrics
+  kafka: Kafka
+  admin: Admin
+  producer: EventProducer
+  /** The stores this process's roles use; the others throw when touched. */
+  uses: ReadonlySet<Dependency>
+  pg: PgPool
+  redis: Redis
+  clickhouse: ClickHouseClient
+  tables: ClickhouseTables
+  codec: EventCodec
+  resolveKey: KeyResolver
+}
+
+export type Dependency = 'kafka' | 'postgres' | 'redis' | 'clickhouse'
+
+/** Which stores each role talks to. An ingest-only process never opens ClickHouse (or chdb's data directory). */
+export function dependenciesOf(roles: Config['roles']): ReadonlySet<Dependency> {
+  const deps = new Set<Dependency>(['kafka'])
+  if (roles.includes('ingest')) deps.add('postgres').add('redis')
+  if (roles.includes('query')) deps.add('postgres').add('clickhouse')
+  if (roles.includes('processor')) deps.add('clickhouse')
+  return deps
+}
+
+/**
+ * Connects to what the configured roles need (see `dependenciesOf`), applies migrations and creates
+ * the topics. Throws with the name of the dependency that did not answer. Using a store the roles
+ * do not need throws at once rather than connecting behind the caller's back.
+ */
+export async function connectServices(config: Config, base: { logger: Logger; metrics: Metrics }): Promise<Services> {
+  const { logger } = base
+  const uses = dependenciesOf(config.roles)
+  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger })
+  const admin = kafka.admin()
+  const producer = createEventProducer(kafka, { timeoutMs: config.kafka.produceTimeoutMs })
+  const pg = uses.has('postgres') ? createPgPool({ url: config.postgres.url }) : undefined
+  const redis = uses.has('redis') ? createRedis({ url: config.redis.url }) : undefined
+  const clickhouse = uses.has('clickhouse') ? createClickhouseClient(config.clickhouse) : undefined
+
+  await step('kafka', async () => {
+    await admin.connect()
+    await ensureTopics(admin, [
+      { topic: config.kafka.eventsTopic, partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor },
+      { topic: config.kafka.deadLetterTopic, partitions: 1, replicationFactor: config.kafka.replicationFactor },
+    ])
+    await producer.connect()
+  })
+  if (pg) await step('postgres', () => pg.query('SELECT 1'))
+  if (redis) await step('redis', () => redis.connect())
+  if (clickhouse) {
+    await step('clickhouse', () =>
+      clickhouse.ping().then((r) => {
+        if (!r.success) throw r.error
+      }),
+    )
+  }
+  await step('migrations', () => runMigrations({ pg, clickhouse, clickhouseDatabase: config.clickhouse.database, logger }))
+
+  const missing = (name: Dependency): never => {
+    throw new Error(`The roles ${config.roles.join(',')} do not use ${name}`)
+  }
+  return {
+    config,
+    logger,
+    metrics: base.metrics,
+    kafka,
+    admin,
+    producer,
+    uses,
+    get pg() {
+      return pg ?? missing('postgres')
+    },
+    get redis() {
+      return redis ?? missing('redis')
+    },
+    get clickhouse() {
+      return clickhouse ?? missing('clickhouse')
+    },
+    tables: clickhouseTables(config.clickhouse.database),
+    codec: createEventCodec({ schemaRegistryUrl: config.kafka.schemaRegistryUrl }),
+    resolveKey: pg ? createKeyResolver({ pg }) : async () => missing('postgres'),
+  }
+
+  async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn()
+    } catch (err) {
+      throw new Error(`Could not reach ${name}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+}
+
+/** Closes the connections in the written order: Redis, Postgres, ClickHouse, then Kafka. */
+export async function closeServices(s: Services): Promise<void> {
+  const steps: Array<[string, () => Promise<unknown>]> = [
+    ['redis', () => (s.uses.has('redis') ? s.redis.quit() : Promise.resolve())],
+    ['postgres', () => (s.uses.has('postgres') ? s.pg.end() : Promise.resolve())],
+    ['clickhouse', () => (s.uses.has('clickhouse') ? s.clickhouse.close() : Promise.resolve())],
+    ['kafka producer', () => s.producer.disconnect()],
+    ['kafka admin', () => s.admin.disconnect()],
+  ]
+  for (const [name, close] of steps) {
+    try {
+      await close()
+      s.logger.info({ step: name }, 'shutdown: closed')
+    } catch (err) {
+      s.logger.warn({ err, step: name }, 'shutdown: close failed')
+    }
+  }
+}

@@ -1,0 +1,172 @@
+import type { EventEnvelope, RunCompletePayload, RunStartPayload, StepCompletePayload } from '../../lib/event-types.ts'
+import { stepContribution as contribution, type FunnelContribution } from '../../lib/funnel-math.ts'
+
+/** Where an event sits in Kafka: its identity for "first occurrence wins". */
+export interface KafkaPosition {
+  partition: number
+  offset: number
+}
+
+export interface PositionedEvent extends KafkaPosition {
+  event: EventEnvelope
+}
+
+export interface KnownRunStart extends KafkaPosition {
+  project_id: string
+  run_id: string
+  name: string
+  started_at: number
+}
+
+export interface KnownStep extends KafkaPosition {
+  project_id: string
+  run_id: string
+  step_id: string
+  name: string
+  started_at: number | null
+  completed_at: number | null
+  event_time: number
+  input_count: number | null
+  output_count: number | null
+  rejection_reasons: Record<string, number> | null
+  cost: number | null
+}
+
+export interface KnownCompletion extends KafkaPosition {
+  project_id: string
+  run_id: string
+}
+
+/** What the store already holds for the runs a batch touches. */
+export interface KnownState {
+  runStarts: readonly KnownRunStart[]
+  steps: readonly KnownStep[]
+  completions: readonly KnownCompletion[]
+}
+
+type Positioned<P> = KafkaPosition & { event: EventEnvelope & { payload: P } }
+
+export interface BatchPlan {
+  runStarts: Positioned<RunStartPayload>[]
+  steps: Positioned<StepCompletePayload>[]
+  completions: Positioned<RunCompletePayload>[]
+  contributions: FunnelContribution[]
+  duplicates: number
+  ignored: number
+}
+
+/**
+ * Decides, for one partition's batch, which events are first occurrences (to store) and which
+ * steps now count toward their pipeline's funnel.
+ *
+ * TRICKY: exactly-once rests on two rules. (1) An event is a duplicate when the store, or this
+ * batch, already has its run/step/completion from an earlier Kafka position; a row at the same
+ * position is this very event written by a batch that crashed before its marker, so it is stored
+ * and counted again. (2) A step counts toward its pipeline when the later of its own event and its
+ * run's `run_start` is processed, because the pipeline name and hour come from the run_start.
+ */
+export function planBatch(events: readonly PositionedEvent[], known: KnownState): BatchPlan {
+  const runStarts = new Map<string, KnownRunStart>()
+  const stepsByRun = new Map<string, KnownStep[]>()
+  const stepIds = new Map<string, KafkaPosition>()
+  const completions = new Map<string, KafkaPosition>()
+  for (const r of known.runStarts) runStarts.set(key(r.project_id, r.run_id), r)
+  for (const s of known.steps) {
+    pushTo(stepsByRun, key(s.project_id, s.run_id), s)
+    stepIds.set(key(s.project_id, s.step_id), s)
+  }
+  for (const c of known.completions) completions.set(key(c.project_id, c.run_id), c)
+
+  const plan: BatchPlan = { runStarts: [], steps: [], completions: [], contributions: [], duplicates: 0, ignored: 0 }
+  const sorted = [...events].sort((a, b) => a.partition - b.partition || a.offset - b.offset)
+
+  for (const pe of sorted) {
+    const e = pe.event
+    switch (e.type) {
+      case 'run_start': {
+        const k = key(e.project_id, e.payload.run_id)
+        if (isDuplicate(runStarts.get(k), pe)) {
+          plan.duplicates++
+          break
+        }
+        const rs: KnownRunStart = {
+          project_id: e.project_id,
+          run_id: e.payload.run_id,
+          name: e.payload.name,
+          started_at: e.payload.started_at ?? e.timestamp,
+          partition: pe.partition,
+          offset: pe.offset,
+        }
+        runStarts.set(k, rs)
+        plan.runStarts.push(pe as Positioned<RunStartPayload>)
+        for (const step of stepsByRun.get(k) ?? []) {
+          if (before(step, rs)) plan.contributions.push(contribution(step, rs))
+        }
+        break
+      }
+      case 'step_complete': {
+        const p = e.payload
+        const sk = key(e.project_id, p.step_id)
+        if (isDuplicate(stepIds.get(sk), pe)) {
+          plan.duplicates++
+          break
+        }
+        const step: KnownStep = {
+          project_id: e.project_id,
+          run_id: p.run_id,
+          step_id: p.step_id,
+          name: p.name,
+          started_at: p.started_at,
+          completed_at: p.completed_at,
+          event_time: e.timestamp,
+          input_count: p.input_count,
+          output_count: p.output_count,
+          rejection_reasons: p.rejection_reasons,
+          cost: p.cost,
+          partition: pe.partition,
+          offset: pe.offset,
+        }
+        stepIds.set(sk, step)
+        pushTo(stepsByRun, key(e.project_id, p.run_id), step)
+        plan.steps.push(pe as Positioned<StepCompletePayload>)
+        const rs = runStarts.get(key(e.project_id, p.run_id))
+        if (rs && before(rs, step)) plan.contributions.push(contribution(step, rs))
+        break
+      }
+      case 'run_complete': {
+        const k = key(e.project_id, e.payload.run_id)
+        if (isDuplicate(completions.get(k), pe)) {
+          plan.duplicates++
+          break
+        }
+        completions.set(k, pe)
+        plan.completions.push(pe as Positioned<RunCompletePayload>)
+        break
+      }
+      default:
+        plan.ignored++
+    }
+  }
+  return plan
+}
+
+/** A row stored from an earlier position means this event is a resend; the same position is a replay. */
+function isDuplicate(existing: KafkaPosition | undefined, me: KafkaPosition): boolean {
+  if (!existing) return false
+  return existing.partition !== me.partition || existing.offset < me.offset
+}
+
+/** Whether `a` was processed before `b`. Positions on other partitions count as earlier. */
+function before(a: KafkaPosition, b: KafkaPosition): boolean {
+  return a.partition !== b.partition || a.offset < b.offset
+}
+
+function key(projectId: string, id: string): string {
+  return `${projectId}\u0000${id}`
+}
+
+function pushTo<K, V>(map: Map<K, V[]>, k: K, v: V): void {
+  const list = map.get(k)
+  if (list) list.push(v)
+  else map.set(k, [v])
+}

@@ -1,0 +1,149 @@
+import type { ClickHouseClient, ClickhouseTables } from '../lib/clickhouse.ts'
+import {
+  addContribution,
+  emptyAccumulator,
+  HOUR_MS,
+  mergeAccumulators,
+  pipelineFunnel,
+  stepContribution,
+  type FunnelAccumulator,
+  type PipelineFunnelEntry,
+} from '../lib/funnel-math.ts'
+
+interface RollupRow {
+  step_name: string
+  runs: number
+  counted: number
+  input_count: number
+  output_count: number
+  dropped: number
+  rejection_reasons: [string[], number[]]
+  duration_histogram: [number[], number[]]
+  cost_sum: number
+  cost_count: number
+  position_sum: number
+}
+
+/**
+ * `/pipelines/{name}/funnel`: whole hours come from the rollup the processor keeps; the partial
+ * hours at the edges of `[from, to)` are computed from raw steps with the same arithmetic, so the
+ * numbers are exact for any range while most of the range is never rescanned.
+ */
+export function createFunnelReader(options: { client: ClickHouseClient; tables: ClickhouseTables }) {
+  const { client, tables: t } = options
+
+  async function select<T>(query: string, params: Record<string, unknown>): Promise<T[]> {
+    const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' })
+    return rs.json<T>()
+  }
+
+  async function fromRollup(projectId: string, pipeline: string, range: { from: number; to: number } | null) {
+    const rows = await select<RollupRow>(
+      `SELECT step_name, sum(runs) AS runs, sum(counted) AS counted, sum(input_count) AS input_count,
+              sum(output_count) AS output_count, sum(dropped) AS dropped, sumMap(rejection_reasons) AS rejection_reasons,
+              sumMap(duration_histogram) AS duration_histogram, sum(cost_sum) AS cost_sum, sum(cost_count) AS cost_count,
+              sum(position_sum) AS position_sum
+       FROM ${t.funnelRollup}
+       WHERE project_id = {p:String} AND pipeline = {n:String}
+         ${range ? 'AND bucket >= toDateTime({from:UInt32}, \'UTC\') AND bucket < toDateTime({to:UInt32}, \'UTC\')' : ''}
+       GROUP BY step_name`,
+      { p: projectId, n: pipeline, ...(range ? { from: range.from / 1000, to: range.to / 1000 } : {}) },
+    )
+    return new Map(rows.map((r) => [r.step_name, toAccumulator(r)]))
+  }
+
+  async function fromRawSteps(projectId: string, pipeline: string, from: number, to: number) {
+    const runs = await select<{ run_id: string; name: string; started_at: number }>(
+      `SELECT run_id, name, toUnixTimestamp64Milli(started_at) AS started_at FROM ${t.runStarts} FINAL
+       WHERE project_id = {p:String} AND name = {n:String}
+         AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
+      { p: projectId, n: pipeline, from, to },
+    )
+    const byStep = new Map<string, FunnelAccumulator>()
+    if (runs.length === 0) return byStep
+    const runById = new Map(runs.map((r) => [r.run_id, { name: r.name, started_at: Number(r.started_at) }]))
+    const steps = await select<{
+      run_id: string
+      name: string
+      started_at: number | null
+      completed_at: number | null
+      event_time: number
+      input_count: number | null
+      output_count: number | null
+      rejection_reasons: string | null
+      cost: number | null
+    }>(
+      `SELECT run_id, name, toUnixTimestamp64Milli(started_at) AS started_at, toUnixTimestamp64Milli(completed_at) AS completed_at,
+              toUnixTimestamp64Milli(event_time) AS event_time, input_count, output_count, rejection_reasons, cost
+       FROM ${t.steps} FINAL WHERE project_id = {p:String} AND run_id IN {ids:Array(String)}`,
+      { p: projectId, ids: [...runById.keys()] },
+    )
+    for (const s of steps) {
+      let acc = byStep.get(s.name)
+      if (!acc) byStep.set(s.name, (acc = emptyAccumulator()))
+      const num = (v: number | null) => (v === null ? null : Number(v))
+      addContribution(
+        acc,
+        stepContribution(
+          {
+            project_id: projectId,
+            name: s.name,
+            started_at: num(s.started_at),
+            completed_at: num(s.completed_at),
+            event_time: Number(s.event_time),
+            input_count: num(s.input_count),
+            output_count: num(s.output_count),
+            rejection_reasons: s.rejection_reasons === null ? null : (JSON.parse(s.rejection_reasons) as Record<string, number>),
+            cost: num(s.cost),
+          },
+          runById.get(s.run_id)!,
+        ),
+      )
+    }
+    return byStep
+  }
+
+  return {
+    async pipelineFunnel(projectId: string, pipeline: string, range: { from?: number | undefined; to?: number | undefined }): Promise<PipelineFunnelEntry[]> {
+      if (range.from === undefined && range.to === undefined) return pipelineFunnel(await fromRollup(projectId, pipeline, null))
+      const from = range.from ?? 0
+      const to = range.to ?? Date.UTC(2200, 0, 1)
+      if (to <= from) return []
+      const firstFull = Math.ceil(from / HOUR_MS) * HOUR_MS
+      const lastFull = Math.floor(to / HOUR_MS) * HOUR_MS
+      const parts: Array<Promise<Map<string, FunnelAccumulator>>> = []
+      if (firstFull >= lastFull) parts.push(fromRawSteps(projectId, pipeline, from, to))
+      else {
+        parts.push(fromRollup(projectId, pipeline, { from: firstFull, to: lastFull }))
+        if (from < firstFull) parts.push(fromRawSteps(projectId, pipeline, from, firstFull))
+        if (lastFull < to) parts.push(fromRawSteps(projectId, pipeline, lastFull, to))
+      }
+      const merged = new Map<string, FunnelAccumulator>()
+      for (const part of await Promise.all(parts)) {
+        for (const [name, acc] of part) {
+          const into = merged.get(name)
+          if (into) mergeAccumulators(into, acc)
+          else merged.set(name, acc)
+        }
+      }
+      return pipelineFunnel(merged)
+    },
+  }
+}
+
+export type FunnelReader = ReturnType<typeof createFunnelReader>
+
+function toAccumulator(r: RollupRow): FunnelAccumulator {
+  return {
+    runs: Number(r.runs),
+    counted: Number(r.counted),
+    input_count: Number(r.input_count),
+    output_count: Number(r.output_count),
+    dropped: Number(r.dropped),
+    rejection_reasons: new Map(r.rejection_reasons[0].map((k, i) => [k, Number(r.rejection_reasons[1][i])])),
+    duration_histogram: new Map(r.duration_histogram[0].map((k, i) => [Number(k), Number(r.duration_histogram[1][i])])),
+    cost_sum: Number(r.cost_sum),
+    cost_count: Number(r.cost_count),
+    position_sum: Number(r.position_sum),
+  }
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod'
+import { InvalidCursorError, ValidationError } from '../lib/errors.ts'
+
+/** A time in a query string: ISO-8601 with a zone, or epoch milliseconds. */
+export const timeParam = z
+  .string()
+  .transform((s, ctx) => {
+    const ms = /^\d{1,15}$/.test(s) ? Number(s) : /\d{4}-\d{2}-\d{2}/.test(s) ? Date.parse(s) : Number.NaN
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 time or epoch milliseconds' })
+      return z.NEVER
+    }
+    return ms
+  })
+
+export const limitParam = z.coerce.number().int().min(1).max(1000).default(100)
+
+/** Parses a query string with zod; a bad parameter is a 400 naming it. */
+export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
+  const parsed = schema.safeParse(query)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    throw new ValidationError(`${issue.path.join('.') || 'query'}: ${issue.message}`)
+  }
+  return parsed.data
+}
+
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+/** Decodes a cursor this API issued, checked against the shape the route expects. */
+export function decodeCursor<T extends z.ZodType>(schema: T, cursor: string | undefined): z.infer<T> | null {
+  if (cursor === undefined) return null
+  try {
+    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')))
+    if (parsed.success) return parsed.data
+  } catch {
+    // fall through
+  }
+  throw new InvalidCursorError()
+}
+
+/** The `Link: <...>; rel="next"` header value for the same path and query with a new cursor. */
+export function nextLink(url: string, cursor: string): string {
+  const u = new URL(url, 'http://sluice.invalid')
+  u.searchParams.set('cursor', cursor)
+  return `<${u.pathname}${u.search}>; rel="next"`
+}
+
+export function iso(ms: number | string | null): string | null {
+  return ms === null ? null : new Date(Number(ms)).toISOString()
+}
+
+export function parseJson(s: string | null): unknown {
+  return s === null ? null : JSON.parse(s)
+}

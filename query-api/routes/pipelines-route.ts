@@ -1,0 +1,14 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { z } from 'zod'
+import type { FunnelReader } from '../funnel-reader.ts'
+import { parseQuery, timeParam } from '../query-params.ts'
+
+const funnelQuery = z.object({ from: timeParam.optional(), to: timeParam.optional() })
+
+/** `GET /pipelines/{name}/funnel` (query key): the funnel over every run of that name in [from, to). */
+export const pipelinesRoute: FastifyPluginAsync<{ funnels: FunnelReader }> = async (app, { funnels }) => {
+  app.get<{ Params: { name: string } }>('/pipelines/:name/funnel', { preHandler: app.requireKey('query') }, async (request) => {
+    const q = parseQuery(funnelQuery, request.query)
+    return funnels.pipelineFunnel(request.projectId, request.params.name, q)
+  })
+}

@@ -1,0 +1,64 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { z } from 'zod'
+import { NotFoundError } from '../../lib/errors.ts'
+import { decodeCursor, encodeCursor, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
+import type { RunReader } from '../run-reader.ts'
+
+const tagParam = z
+  .string()
+  .regex(/^[^:]+:.*$/, 'must be key:value')
+  .transform((s) => {
+    const i = s.indexOf(':')
+    return [s.slice(0, i), s.slice(i + 1)] as [string, string]
+  })
+
+const listRunsQuery = z.object({
+  name: z.string().max(200).optional(),
+  status: z
+    .string()
+    .transform((s) => s.toUpperCase())
+    .pipe(z.enum(['RUNNING', 'COMPLETED', 'FAILED']))
+    .optional(),
+  tag: z
+    .union([tagParam, z.array(tagParam).max(20)])
+    .optional()
+    .transform((v) => (v === undefined ? [] : Array.isArray(v[0]) ? (v as [string, string][]) : [v as [string, string]])),
+  from: timeParam.optional(),
+  to: timeParam.optional(),
+  limit: limitParam,
+  cursor: z.string().max(500).optional(),
+})
+
+const runCursor = z.tuple([z.number().int(), z.string()])
+const stepsQuery = z.object({ limit: limitParam, cursor: z.string().max(100).optional() })
+const stepCursor = z.number().int().min(0)
+
+/** `GET /runs`, `GET /runs/{id}`, `GET /runs/{id}/steps` (query key). */
+export const runsRoutes: FastifyPluginAsync<{ runs: RunReader }> = async (app, { runs }) => {
+  const auth = { preHandler: app.requireKey('query') }
+
+  app.get('/runs', auth, async (request, reply) => {
+    const q = parseQuery(listRunsQuery, request.query)
+    const before = decodeCursor(runCursor, q.cursor) ?? undefined
+    const page = await runs.listRuns(request.projectId, { ...q, tags: q.tag, before })
+    const last = page.runs[page.runs.length - 1]
+    if (page.hasMore && last) void reply.header('link', nextLink(request.url, encodeCursor([Date.parse(last.started_at), last.id])))
+    return page.runs
+  })
+
+  app.get<{ Params: { id: string } }>('/runs/:id', auth, async (request) => {
+    const run = await runs.getRun(request.projectId, request.params.id)
+    if (!run) throw new NotFoundError('Run')
+    return run
+  })
+
+  app.get<{ Params: { id: string } }>('/runs/:id/steps', auth, async (request, reply) => {
+    const q = parseQuery(stepsQuery, request.query)
+    const run = await runs.getRun(request.projectId, request.params.id)
+    if (!run) throw new NotFoundError('Run')
+    const offset = decodeCursor(stepCursor, q.cursor) ?? 0
+    const page = await runs.listSteps(request.projectId, run.id, { offset, limit: q.limit })
+    if (page.hasMore) void reply.header('link', nextLink(request.url, encodeCursor(offset + q.limit)))
+    return page.steps
+  })
+}

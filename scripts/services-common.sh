@@ -1,0 +1,181 @@
+# Shared helpers for scripts/*-up.sh and scripts/services-down.sh. Source it; do not run it.
+#
+# Conventions: progress and errors go to stderr; the only thing an *-up.sh script writes to
+# stdout is its connection line (KAFKA_BROKERS=..., DATABASE_URL=..., REDIS_URL=...), which
+# scripts/services-up.sh collects.
+
+SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SLUICE_STATE="$SLUICE_ROOT/.sluice"
+SLUICE_CACHE="${SLUICE_HOME:-$HOME/.cache/sluice}"
+
+KAFKA_PORT="${SLUICE_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${SLUICE_KAFKA_CONTROLLER_PORT:-19093}"
+PG_PORT="${SLUICE_PG_PORT:-55432}"
+REDIS_PORT="${SLUICE_REDIS_PORT:-56379}"
+
+# log <tag> <message...>
+log() {
+  local tag="$1"
+  shift
+  printf '[%s] %s\n' "$tag" "$*" >&2
+}
+
+# die <tag> <message...>
+die() {
+  local tag="$1"
+  shift
+  printf '[%s] ERROR: %s\n' "$tag" "$*" >&2
+  exit 1
+}
+
+# Milliseconds since the epoch (for timing messages).
+now_ms() {
+  date +%s%3N
+}
+
+# port_open <port>: true if something accepts TCP connections on 127.0.0.1:<port>.
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# pid_from_file <file>: prints the pid stored in <file> if that process is alive.
+pid_from_file() {
+  local file="$1" pid
+  [[ -s "$file" ]] || return 1
+  pid="$(head -n1 "$file" | tr -dc '0-9')"
+  [[ -n "$pid" ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  printf '%s\n' "$pid"
+}
+
+# pid_cmdline_matches <pid> <substring>: guards against a recycled pid in a stale pid file.
+pid_cmdline_matches() {
+  local pid="$1" needle="$2"
+  [[ -r "/proc/$pid/cmdline" ]] || return 0 # no procfs: trust the pid
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$needle"
+}
+
+# stop_pid <tag> <pid> <seconds> [signal]: sends <signal> (default TERM), waits up to <seconds>,
+# then SIGKILLs. Returns once the process is gone.
+stop_pid() {
+  local tag="$1" pid="$2" timeout="$3" sig="${4:-TERM}" waited=0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill "-$sig" "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((waited >= timeout * 10)); then
+      log "$tag" "pid $pid still alive after ${timeout}s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.2
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+# apt_ensure <tag> <package>...: installs the given Debian packages (one apt-get run). Callers
+# check for the binaries first; this is only reached when something is missing.
+apt_ensure() {
+  local tag="$1"
+  shift
+  (($# > 0)) || return 0
+  command -v apt-get >/dev/null 2>&1 || die "$tag" "missing $*, and apt-get is not available: install them yourself"
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null 2>&1 || die "$tag" "missing $*: install them (apt-get install $*) or run as root"
+    sudo=(sudo -n)
+  fi
+  log "$tag" "installing $* with apt-get"
+  # Several *-up.sh scripts may run at once (services-up.sh starts them in parallel): serialise.
+  mkdir -p "$SLUICE_STATE"
+  (
+    if command -v flock >/dev/null 2>&1; then
+      flock -w 600 9 || die "$tag" "timed out waiting for the apt lock"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    local aptlog="$SLUICE_STATE/apt.log" t0
+    t0="$(now_ms)"
+    # Another script may have installed them while we waited for the lock.
+    local pkg todo=()
+    for pkg in "$@"; do
+      dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || todo+=("$pkg")
+    done
+    ((${#todo[@]} > 0)) || exit 0
+    if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq \
+      --no-install-recommends -o DPkg::Lock::Timeout=300 "${todo[@]}"; } >"$aptlog" 2>&1; then
+      tail -n 30 "$aptlog" >&2
+      die "$tag" "apt-get install ${todo[*]} failed (log: $aptlog)"
+    fi
+    log "$tag" "installed ${todo[*]} in $(($(now_ms) - t0)) ms (log: $aptlog)"
+  ) 9>"$SLUICE_STATE/apt.lock"
+}
+
+# postgres_bindir: prints the newest /usr/lib/postgresql/<v>/bin that has a postgres binary.
+postgres_bindir() {
+  local dir best=""
+  for dir in /usr/lib/postgresql/*/bin; do
+    [[ -x "$dir/postgres" && -x "$dir/initdb" && -x "$dir/pg_ctl" ]] || continue
+    best="$dir" # glob order is lexical; 15 < 16 < 17 holds for two-digit majors
+  done
+  if [[ -z "$best" ]] && command -v pg_config >/dev/null 2>&1; then
+    dir="$(pg_config --bindir 2>/dev/null || true)"
+    [[ -x "$dir/postgres" && -x "$dir/initdb" ]] && best="$dir"
+  fi
+  [[ -n "$best" ]] || return 1
+  printf '%s\n' "$best"
+}
+
+# Which Debian packages a service needs that are not installed yet (prints them, one a line).
+missing_packages() {
+  case "$1" in
+    kafka)
+      command -v java >/dev/null 2>&1 || echo openjdk-17-jre-headless
+      # Maven is only needed while the broker jars are not cached yet.
+      if [[ ! -f "$SLUICE_CACHE/kafka-3.9.1/libs/.complete" ]] && ! command -v mvn >/dev/null 2>&1; then
+        echo maven
+      fi
+      ;;
+    postgres) postgres_bindir >/dev/null || echo postgresql ;;
+    redis) command -v redis-server >/dev/null 2>&1 || echo redis-server ;;
+  esac
+}
+
+# with_lock <name> <command...>: runs the command holding .sluice/<name>.lock so that two
+# concurrent `*-up.sh` runs (e.g. a pre-warm and a test run) do not both start a server.
+with_lock() {
+  local name="$1"
+  shift
+  mkdir -p "$SLUICE_STATE"
+  (
+    if command -v flock >/dev/null 2>&1; then
+      flock -w 600 9 || die "$name" "timed out waiting for $SLUICE_STATE/$name.lock"
+    fi
+    "$@"
+  ) 9>"$SLUICE_STATE/$name.lock"
+}
+
+# pg_layout: sets PG_BASE, PG_DATA, PG_SOCK, PG_LOG and AS_PG (command prefix that runs a
+# command as the cluster's OS user). Postgres refuses to run as root, so as root the cluster is
+# owned by the `postgres` user, which must be able to reach the directory: a checkout under
+# /root (mode 700) is not reachable, and then the cluster lives in /var/tmp instead.
+pg_layout() {
+  local hash
+  hash="$(printf '%s' "$SLUICE_ROOT" | cksum | cut -d' ' -f1)"
+  PG_BASE="$SLUICE_STATE/postgres"
+  AS_PG=()
+  if ((EUID == 0)); then
+    id postgres >/dev/null 2>&1 || die postgres "the 'postgres' OS user does not exist (apt-get install postgresql creates it)"
+    AS_PG=(runuser -u postgres --)
+    mkdir -p "$SLUICE_STATE"
+    if ! "${AS_PG[@]}" test -x "$SLUICE_STATE" 2>/dev/null; then
+      PG_BASE="/var/tmp/sluice-postgres-$hash"
+    fi
+  fi
+  PG_DATA="$PG_BASE/data"
+  PG_LOG="$PG_BASE/postgres.log"
+  PG_SOCK="$PG_BASE/run"
+  # Unix socket paths are limited to 107 bytes.
+  if ((${#PG_SOCK} + 20 > 107)); then
+    PG_SOCK="/tmp/sluice-postgres-$hash"
+  fi
+}
