@@ -117,7 +117,7 @@ group.initial.rebalance.delay.ms=0
 
 # The broker is unfenced on its first heartbeat after catching up: beat often.
 broker.heartbeat.interval.ms=500
-broker.session.timeout.ms=9000
+broker.session.timeout.ms=3000
 
 num.network.threads=2
 num.io.threads=4
