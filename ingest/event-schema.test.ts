@@ -157,6 +157,13 @@ describe('normalizeEvent: log', () => {
     )
   })
 
+  // Regression: LEVEL_ALIASES['constructor'] is Object, so such a level passed and broke Avro encoding later.
+  it('refuses Object.prototype names as levels', () => {
+    for (const level of ['constructor', 'toString', '__proto__', 'valueOf']) {
+      expect(problem({ type: 'log', data: { level, message: 'm' } })).toMatchObject({ kind: 'invalid', message: expect.stringMatching(/^data\.level:/) })
+    }
+  })
+
   it('fills defaults and takes the time from data.timestamp when the event has none', () => {
     const e = ok({ type: 'log', data: { level: 'info', message: 'hello', timestamp: '2026-11-22T00:00:00.000Z' } })
     expect(e).toEqual({
@@ -190,8 +197,13 @@ describe('normalizeEvent: the envelope', () => {
       kind: 'unknown_type',
       message: 'type must be one of run_start, step_complete, run_complete, log',
     })
-    // Inherited names are not types.
-    expect(problem({ type: 'toString', data: {} }).kind).toBe('unknown_type')
+  })
+
+  // Regression: `type in dataByType` took inherited names for types and threw, failing the whole batch.
+  it('treats Object.prototype names (toString, constructor, hasOwnProperty) as unknown types instead of throwing', () => {
+    for (const type of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
+      expect(problem({ type, data: {} })).toMatchObject({ kind: 'unknown_type' })
+    }
   })
 
   it('refuses what is not an event', () => {

@@ -78,7 +78,8 @@ const LEVEL_ALIASES: Record<string, LogLevel> = {
 export const logData = z.object({
   level: z
     .string()
-    .transform((s) => LEVEL_ALIASES[s.toLowerCase()])
+    // Own keys only: LEVEL_ALIASES['constructor'] is Object, not undefined.
+    .transform((s) => (Object.hasOwn(LEVEL_ALIASES, s.toLowerCase()) ? LEVEL_ALIASES[s.toLowerCase()] : undefined))
     .refine((v): v is LogLevel => v !== undefined, 'must be debug, info, warn (warning), error or fatal (critical)')
     .transform((v) => v as LogLevel),
   message: z.string().min(1).max(MAX_TEXT),
@@ -116,7 +117,8 @@ export function normalizeEvent(raw: unknown, ctx: EventContext): { ok: EventEnve
   const outer = rawEvent.safeParse(raw)
   if (!outer.success) return { problem: { kind: 'invalid', message: describe(outer.error) } }
   const { type } = outer.data
-  if (!(type in dataByType)) {
+  // Own keys only: `"toString" in dataByType` is true and would crash the whole batch.
+  if (!Object.hasOwn(dataByType, type)) {
     return { problem: { kind: 'unknown_type', message: `type must be one of ${Object.keys(dataByType).join(', ')}` } }
   }
   const parsed = dataByType[type as keyof typeof dataByType].safeParse(outer.data.data)

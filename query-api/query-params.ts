@@ -1,11 +1,15 @@
 import { z } from 'zod'
 import { InvalidCursorError, ValidationError } from '../lib/errors.ts'
 
+// A date (read as UTC) or a date-time with a zone. A date-time without one would be read in the
+// server's local time zone, so the same URL would mean different instants on different hosts.
+const ISO_DATE_OR_ZONED_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/i
+
 /** A time in a query string: ISO-8601 with a zone, or epoch milliseconds. */
 export const timeParam = z
   .string()
   .transform((s, ctx) => {
-    const ms = /^\d{1,15}$/.test(s) ? Number(s) : /\d{4}-\d{2}-\d{2}/.test(s) ? Date.parse(s) : Number.NaN
+    const ms = /^\d{1,15}$/.test(s) ? Number(s) : ISO_DATE_OR_ZONED_TIME.test(s) ? Date.parse(s) : Number.NaN
     if (Number.isNaN(ms)) {
       ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 time or epoch milliseconds' })
       return z.NEVER

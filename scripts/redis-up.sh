@@ -45,6 +45,7 @@ main() {
   rm -f "$PIDFILE"
   log "$TAG" "starting on 127.0.0.1:$REDIS_PORT"
   # Settings on the command line (no config file). Snapshots use the built-in defaults, in $DIR.
+  # shellcheck disable=SC2094 # redis writes its log after startup; we only append early errors
   # fd 9 is the start lock (services-common.sh with_lock): the daemon must not inherit it.
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DIR" \
     --pidfile "$PIDFILE" --logfile "$LOGFILE" --loglevel warning \

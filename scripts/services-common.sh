@@ -1,4 +1,5 @@
 # Shared helpers for scripts/*-up.sh and scripts/services-down.sh. Source it; do not run it.
+# shellcheck shell=bash disable=SC2034 # the variables below are used by the sourcing scripts
 #
 # Conventions: progress and errors go to stderr; the only thing an *-up.sh script writes to
 # stdout is its connection line (KAFKA_BROKERS=..., DATABASE_URL=..., REDIS_URL=...), which

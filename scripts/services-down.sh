@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # the stop_* functions are called indirectly ("stop_$s")
 # Stops the local services started by scripts/services-up.sh (or kafka-up.sh, postgres-up.sh,
 # redis-up.sh). Data in .sluice/ is kept. Idempotent.
 #
@@ -23,7 +24,7 @@ stop_kafka() {
   else
     log kafka "not running"
   fi
-  rm -f "$pidfile"
+  pid_from_file "$pidfile" >/dev/null || rm -f "$pidfile"
 }
 
 stop_postgres() {
@@ -58,7 +59,7 @@ stop_redis() {
   else
     log redis "not running"
   fi
-  rm -f "$pidfile"
+  pid_from_file "$pidfile" >/dev/null || rm -f "$pidfile"
 }
 
 wanted=()
@@ -71,9 +72,11 @@ for arg in "$@"; do
 done
 ((${#wanted[@]} > 0)) || wanted=("${ALL[@]}")
 
+# Each stop holds the same lock as the matching *-up.sh, so it never races a start in progress
+# (e.g. a test run's global setup starting Kafka while someone runs services:down).
 pids=()
 for s in "${wanted[@]}"; do
-  "stop_$s" &
+  with_lock "$s" "stop_$s" &
   pids+=($!)
 done
 rc=0

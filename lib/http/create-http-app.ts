@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
 import { InternalError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError, InvalidJsonError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sluiceRoutes: readonly string[]
+  }
+}
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -19,9 +25,17 @@ export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyL
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
-    disableRequestLogging: true,
+    // One line per request comes from the onResponse hook below, with the route and status.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+  })
+
+  // Every METHOD /path this app serves, for the OpenAPI drift test and for startup logs.
+  const routes: string[] = []
+  app.decorate('sluiceRoutes', routes)
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push(`${method} ${route.url}`)
   })
 
   app.addHook('onRequest', async (request, reply) => {

@@ -3,6 +3,7 @@ import { authPlugin } from '../auth/auth-plugin.ts'
 import type { Config } from '../config.ts'
 import type { Services } from '../services.ts'
 import { createHttpApp } from './create-http-app.ts'
+import { docsRoutes } from './docs-routes.ts'
 import { opsRoutes } from './ops-routes.ts'
 
 export type RoutePlugin = FastifyPluginAsync<{ services: Services }>
@@ -20,6 +21,7 @@ export async function createRoleApp(services: Services, routes: readonly RoutePl
   const app = createHttpApp({ logger: services.logger, metrics: services.metrics, bodyLimit: services.config.limits.maxBodyBytes })
   await app.register(authPlugin, { resolveKey: services.resolveKey, adminToken: services.config.adminToken })
   await app.register(opsRoutes, { services, consumerGroups: sluiceConsumerGroups(services.config) })
+  await app.register(docsRoutes)
   for (const plugin of routes) await app.register(plugin, { services })
   await app.ready()
   return app

@@ -1,0 +1,80 @@
+/**
+ * What the bench ran on, and how busy each process was: on a small machine the client, the server,
+ * the broker and the processor share the same cores, and the figures mean little without that.
+ */
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+
+const KAFKA_UP = fileURLToPath(new URL('../../scripts/kafka-up.sh', import.meta.url))
+const KAFKA_PID_FILE = fileURLToPath(new URL('../../.sluice/kafka/kafka.pid', import.meta.url))
+
+export function describeMachine(options: { externalKafka: boolean }): string[] {
+  const cpus = os.cpus()
+  const models = [...new Set(cpus.map((c) => c.model.trim()))].join(', ')
+  const kafka = options.externalKafka ? 'external broker (KAFKA_BROKERS given)' : `Apache Kafka ${localKafkaVersion()}, local KRaft single broker (scripts/kafka-up.sh)`
+  return [
+    `cpu:     ${cpus.length} x ${models}`,
+    `memory:  ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB total, ${(os.freemem() / 2 ** 30).toFixed(1)} GiB free`,
+    `os:      ${os.type()} ${os.release()} (${os.arch()}), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `node:    ${process.version}`,
+    `kafka:   ${kafka}`,
+  ]
+}
+
+function localKafkaVersion(): string {
+  try {
+    return /^KAFKA_VERSION=(\S+)/m.exec(readFileSync(KAFKA_UP, 'utf8'))?.[1] ?? 'unknown version'
+  } catch {
+    return 'unknown version'
+  }
+}
+
+/** The local broker's JVM, when scripts/kafka-up.sh started it. */
+export function localKafkaPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(KAFKA_PID_FILE, 'utf8').trim())
+    return Number.isInteger(pid) && pid > 0 && cpuSeconds(pid) !== undefined ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+let clockTicks: number | undefined
+
+/** User + system CPU seconds a process has used so far (Linux /proc); undefined elsewhere. */
+export function cpuSeconds(pid: number): number | undefined {
+  if (pid === process.pid) {
+    const u = process.cpuUsage()
+    return (u.user + u.system) / 1e6
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks
+  } catch {
+    return undefined
+  }
+}
+
+export type CpuSnapshot = Map<string, number | undefined>
+
+export function cpuSnapshot(pids: ReadonlyMap<string, number | undefined>): CpuSnapshot {
+  const snapshot: CpuSnapshot = new Map()
+  for (const [name, pid] of pids) snapshot.set(name, pid === undefined ? undefined : cpuSeconds(pid))
+  return snapshot
+}
+
+/** Share of one core each process used between two snapshots, e.g. `ingest 97%`. */
+export function cpuShares(from: CpuSnapshot, to: CpuSnapshot, seconds: number): string {
+  const parts: string[] = []
+  for (const [name, before] of from) {
+    const after = to.get(name)
+    if (before === undefined || after === undefined) continue
+    parts.push(`${name} ${Math.round(((after - before) / seconds) * 100)}%`)
+  }
+  return parts.join(', ')
+}

@@ -1,0 +1,285 @@
+/**
+ * The OpenAPI 3.1 document of Sluice's HTTP API, served at /openapi.json (and listed at /docs).
+ * It says what ../shared/CONTRACT.md says; `openapi.test.ts` checks that every route the server
+ * registers is documented here and nothing else is.
+ */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
+const arrayOf = (schema: object) => ({ type: 'array', items: schema })
+const json = (schema: object) => ({ 'application/json': { schema } })
+const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra })
+const time = { type: 'string', format: 'date-time', example: '2026-11-22T01:02:03.456Z' }
+const timeOrEpoch = { oneOf: [time, { type: 'integer', description: 'epoch milliseconds' }] }
+
+const errorResponse = (description: string) => ({ description, content: json(ref('Error')) })
+const AUTH_ERRORS = {
+  401: errorResponse('Missing or unknown key (SLUICE_ERR_UNAUTHORIZED)'),
+  403: errorResponse('A key of another kind (SLUICE_ERR_FORBIDDEN)'),
+}
+const paged = { Link: { description: 'URL of the next page: `<...>; rel="next"`; absent on the last page', schema: { type: 'string' } } }
+const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } }
+const cursorParam = { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'From the previous page\'s Link header' }
+const queryTime = (name: string, description: string) => ({
+  name,
+  in: 'query',
+  description: `${description}; ISO-8601 or epoch milliseconds`,
+  schema: { type: 'string' },
+})
+const pathId = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } })
+const bearer = (kind: string) => [{ [kind]: [] }]
+
+const ingestOutcomes = {
+  200: { description: 'All accepted, acknowledged by the broker', content: json(ref('IngestOk')) },
+  207: { description: 'Some events invalid, the rest accepted', content: json(ref('IngestPartial')) },
+  400: errorResponse('Not JSON, no events array, empty batch, forbidden keys, or no valid event (with `errors`)'),
+  ...AUTH_ERRORS,
+  413: errorResponse('Body or batch over the limits (limits in the message)'),
+  415: errorResponse('Unsupported content type or encoding'),
+  429: errorResponse('Rate limited; see Retry-After'),
+  503: errorResponse('Broker unavailable: nothing accepted; see Retry-After'),
+}
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Sluice',
+    version: '1.0.0',
+    description: 'Ingestion and stream analytics for decision pipelines. Errors carry a `code` listed in docs/errors.md.',
+  },
+  components: {
+    securitySchemes: {
+      admin: { type: 'http', scheme: 'bearer', description: 'SLUICE_ADMIN_TOKEN' },
+      ingest: { type: 'http', scheme: 'bearer', description: 'A project\'s ingest key (write-only)' },
+      query: { type: 'http', scheme: 'bearer', description: 'A project\'s query key' },
+    },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['statusCode', 'error', 'code', 'message'],
+        properties: {
+          statusCode: { type: 'integer' },
+          error: { type: 'string' },
+          code: { type: 'string', example: 'SLUICE_ERR_INVALID_JSON' },
+          message: { type: 'string' },
+          errors: arrayOf(ref('EventError')),
+        },
+      },
+      EventError: {
+        type: 'object',
+        required: ['index', 'id', 'code', 'message'],
+        properties: { index: { type: 'integer' }, id: nullable('string'), code: { type: 'string' }, message: { type: 'string' } },
+      },
+      Event: {
+        type: 'object',
+        required: ['type', 'data'],
+        properties: {
+          id: { type: 'string', format: 'uuid', description: 'Client-chosen; makes retries safe. Made by the server when absent.' },
+          type: { type: 'string', enum: ['run_start', 'step_complete', 'run_complete', 'log'] },
+          timestamp: timeOrEpoch,
+          data: { type: 'object', description: 'See the contract for the fields of each type' },
+        },
+      },
+      IngestOk: { type: 'object', properties: { status: { const: 'ok' }, processed: { type: 'integer' } } },
+      IngestPartial: {
+        type: 'object',
+        properties: { status: { const: 'partial' }, processed: { type: 'integer' }, errors: arrayOf(ref('EventError')) },
+      },
+      Project: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          name: { type: 'string' },
+          ingest_key: { type: 'string', description: 'Shown once' },
+          query_key: { type: 'string', description: 'Shown once' },
+          created_at: time,
+        },
+      },
+      Run: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          name: { type: 'string' },
+          status: { type: 'string', enum: ['RUNNING', 'COMPLETED', 'FAILED'] },
+          total_cost: nullable('number'),
+          tags: { type: 'object', additionalProperties: { type: 'string' } },
+          started_at: time,
+          completed_at: nullable('string', { format: 'date-time' }),
+          error: nullable('string'),
+          created_at: time,
+          step_count: { type: 'integer' },
+        },
+      },
+      Step: {
+        type: 'object',
+        description: 'The step_complete data, plus id (= step_id) and created_at',
+        properties: {
+          id: { type: 'string' },
+          step_id: { type: 'string' },
+          run_id: { type: 'string' },
+          name: { type: 'string' },
+          type: { type: 'string' },
+          inputs: nullable('object'),
+          outputs: nullable('object'),
+          metadata: nullable('object'),
+          reasoning: nullable('string'),
+          cost: nullable('number'),
+          started_at: nullable('string', { format: 'date-time' }),
+          completed_at: nullable('string', { format: 'date-time' }),
+          error: nullable('string'),
+          input_count: nullable('integer'),
+          output_count: nullable('integer'),
+          rejection_reasons: nullable('object', { additionalProperties: { type: 'integer' } }),
+          created_at: time,
+        },
+      },
+      Analysis: {
+        type: 'object',
+        properties: {
+          run: ref('Run'),
+          funnel: arrayOf({
+            type: 'object',
+            properties: {
+              step_id: { type: 'string' },
+              name: { type: 'string' },
+              type: { type: 'string' },
+              input_count: nullable('integer'),
+              output_count: nullable('integer'),
+              dropped: nullable('integer', { description: 'max(input_count - output_count, 0)' }),
+              drop_rate: nullable('number', { description: 'dropped / input_count (0 when input_count is 0)' }),
+              rejection_reasons: { type: 'object', additionalProperties: { type: 'integer' } },
+              duration_ms: nullable('number'),
+              cost: nullable('number'),
+            },
+          }),
+          summary: {
+            type: 'object',
+            properties: {
+              initial_count: nullable('integer'),
+              final_count: nullable('integer'),
+              overall_drop_rate: nullable('number'),
+              total_cost: nullable('number'),
+              total_duration_ms: nullable('number'),
+            },
+          },
+          final_outputs: { description: 'outputs of the last step' },
+        },
+      },
+      PipelineStep: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          runs: { type: 'integer' },
+          input_count: nullable('integer'),
+          output_count: nullable('integer'),
+          dropped: nullable('integer'),
+          drop_rate: nullable('number'),
+          rejection_reasons: { type: 'object', additionalProperties: { type: 'integer' } },
+          p50_duration_ms: nullable('number', { description: 'approximate (within 0.5 %)' }),
+          p95_duration_ms: nullable('number', { description: 'approximate (within 0.5 %)' }),
+          avg_cost: nullable('number'),
+        },
+      },
+      Lag: {
+        type: 'object',
+        properties: {
+          group: { type: 'string' },
+          topic: { type: 'string' },
+          partition: { type: 'integer' },
+          committed_offset: { type: 'integer' },
+          end_offset: { type: 'integer' },
+          lag: { type: 'integer' },
+        },
+      },
+    },
+  },
+  paths: {
+    '/api/projects': {
+      post: {
+        summary: 'Create a project and its keys',
+        security: bearer('admin'),
+        requestBody: { required: true, content: json({ type: 'object', required: ['name'], properties: { name: { type: 'string' } } }) },
+        responses: { 201: { description: 'Created', content: json(ref('Project')) }, 400: errorResponse('Bad name'), ...AUTH_ERRORS },
+      },
+    },
+    '/ingest': {
+      post: {
+        summary: 'Send a batch of events (gzip accepted); answered after the broker acknowledged them',
+        security: bearer('ingest'),
+        requestBody: { required: true, content: json({ type: 'object', required: ['events'], properties: { events: arrayOf(ref('Event')) } }) },
+        responses: ingestOutcomes,
+      },
+    },
+    '/runs': {
+      get: {
+        summary: 'Runs, newest started_at first',
+        security: bearer('query'),
+        parameters: [
+          { name: 'name', in: 'query', schema: { type: 'string' } },
+          { name: 'status', in: 'query', schema: { type: 'string' }, description: 'running, completed or failed (any case)' },
+          { name: 'tag', in: 'query', schema: arrayOf({ type: 'string' }), description: 'key:value; may repeat, all must hold' },
+          queryTime('from', 'started_at ≥ from'),
+          queryTime('to', 'started_at < to'),
+          limitParam,
+          cursorParam,
+        ],
+        responses: { 200: { description: 'A page of runs', headers: paged, content: json(arrayOf(ref('Run'))) }, 400: errorResponse('Bad parameter'), ...AUTH_ERRORS },
+      },
+    },
+    '/runs/{id}': {
+      get: {
+        summary: 'One run',
+        security: bearer('query'),
+        parameters: [pathId('id')],
+        responses: { 200: { description: 'The run', content: json(ref('Run')) }, ...AUTH_ERRORS, 404: errorResponse('No such run in this project') },
+      },
+    },
+    '/runs/{id}/steps': {
+      get: {
+        summary: 'Steps of a run, by started_at then arrival',
+        security: bearer('query'),
+        parameters: [pathId('id'), limitParam, cursorParam],
+        responses: {
+          200: { description: 'A page of steps', headers: paged, content: json(arrayOf(ref('Step'))) },
+          ...AUTH_ERRORS,
+          404: errorResponse('No such run in this project'),
+        },
+      },
+    },
+    '/analyze/{run_id}': {
+      get: {
+        summary: 'The run\'s candidate funnel and summary',
+        security: bearer('query'),
+        parameters: [pathId('run_id')],
+        responses: { 200: { description: 'Analysis', content: json(ref('Analysis')) }, ...AUTH_ERRORS, 404: errorResponse('No such run in this project') },
+      },
+    },
+    '/pipelines/{name}/funnel': {
+      get: {
+        summary: 'The funnel over every run of a pipeline started in [from, to), one entry per step name',
+        security: bearer('query'),
+        parameters: [pathId('name'), queryTime('from', 'runs started at or after'), queryTime('to', 'runs started before')],
+        responses: { 200: { description: 'Steps in the order they usually run', content: json(arrayOf(ref('PipelineStep'))) }, 400: errorResponse('Bad parameter'), ...AUTH_ERRORS },
+      },
+    },
+    '/health': { get: { summary: 'Liveness', responses: { 200: { description: 'Alive', content: json({ type: 'object', properties: { status: { const: 'ok' } } }) } } } },
+    '/ready': {
+      get: {
+        summary: 'Readiness: every dependency this process uses answers',
+        responses: {
+          200: { description: 'Ready', content: json({ type: 'object', properties: { status: { type: 'string' }, checks: { type: 'object' } } }) },
+          503: { description: 'A dependency does not answer' },
+        },
+      },
+    },
+    '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+    '/api/ops/lag': {
+      get: {
+        summary: 'Consumer lag per group, topic and partition',
+        security: bearer('admin'),
+        responses: { 200: { description: 'Lag', content: json(arrayOf(ref('Lag'))) }, ...AUTH_ERRORS },
+      },
+    },
+    '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+    '/docs': { get: { summary: 'A browsable list of the routes', responses: { 200: { description: 'HTML' } } } },
+  },
+} as const
