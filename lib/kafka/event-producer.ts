@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs'
+import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs'
 
 export interface OutgoingMessage {
   key: string
@@ -17,6 +17,8 @@ export interface EventProducer {
 export function createEventProducer(kafka: Kafka, options: { timeoutMs: number }): EventProducer {
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: false,
+    // Java-compatible murmur2 on the key: the same run lands on the same partition as with any client.
+    createPartitioner: Partitioners.DefaultPartitioner,
     // The broker acks only once the batch is on every in-sync replica; retries are short so a
     // dead broker turns into a 503 quickly instead of holding the HTTP request.
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },

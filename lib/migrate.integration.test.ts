@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testEnv } from '../test/helpers/test-sluice.ts'
+import { testServices } from '../test/helpers/services.ts'
+import { createClickhouseClient, type ClickHouseClient } from './clickhouse.ts'
+import { createLogger } from './logger.ts'
+import { runMigrations, splitStatements } from './migrate.ts'
+import { createPgPool, type PgPool } from './postgres.ts'
+
+describe('migrations', () => {
+  const dbName = `sluice_migrate_${randomUUID().replaceAll('-', '').slice(0, 12)}`
+  let admin: PgPool
+  let pg: PgPool
+  let clickhouse: ClickHouseClient
+  const logger = createLogger({ level: 'silent' })
+
+  beforeAll(async () => {
+    // A database of its own, so "applied once" is shown from an empty start.
+    admin = createPgPool({ url: testServices().databaseUrl })
+    await admin.query(`CREATE DATABASE ${dbName}`)
+    const url = new URL(testServices().databaseUrl)
+    url.pathname = `/${dbName}`
+    pg = createPgPool({ url: url.toString() })
+    const env = testEnv()
+    clickhouse = createClickhouseClient({
+      url: env.CLICKHOUSE_URL,
+      user: 'default',
+      password: '',
+      chdbPath: env.SLUICE_CHDB_PATH ?? '',
+    })
+  })
+
+  afterAll(async () => {
+    await pg?.end()
+    await admin?.query(`DROP DATABASE IF EXISTS ${dbName}`)
+    await admin?.end()
+    await clickhouse?.command({ query: `DROP DATABASE IF EXISTS ${dbName}` })
+    await clickhouse?.close()
+  })
+
+  it('applies each file once, in order, when two processes start at the same time', async () => {
+    const [a, b] = await Promise.all([
+      runMigrations({ pg, clickhouse, clickhouseDatabase: dbName, logger }),
+      runMigrations({ pg, clickhouse, clickhouseDatabase: dbName, logger }),
+    ])
+    const appliedPg = [...a.postgres, ...b.postgres].sort()
+    const appliedCh = [...a.clickhouse, ...b.clickhouse].sort()
+    expect(appliedPg).toEqual(['0001_projects_and_keys.sql'])
+    expect(appliedCh).toEqual(['0001_runs_steps_funnel.sql'])
+    const again = await runMigrations({ pg, clickhouse, clickhouseDatabase: dbName, logger })
+    expect(again).toEqual({ postgres: [], clickhouse: [] })
+    const { rows } = await pg.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name')
+    expect(rows.map((r) => r.name)).toEqual(['0001_projects_and_keys.sql'])
+    const tables = await clickhouse.query({ query: `SHOW TABLES FROM ${dbName}`, format: 'JSONEachRow' })
+    expect((await tables.json<{ name: string }>()).map((t) => t.name).sort()).toEqual([
+      'pipeline_funnel_rollup',
+      'run_completions',
+      'run_starts',
+      'schema_migrations',
+      'steps',
+    ])
+  })
+
+  it('splits SQL files into statements and drops comments', () => {
+    expect(splitStatements('-- a comment\nCREATE TABLE a (x int);\n\n-- b\nCREATE TABLE b (y int);\n')).toEqual([
+      'CREATE TABLE a (x int)',
+      'CREATE TABLE b (y int)',
+    ])
+  })
+})

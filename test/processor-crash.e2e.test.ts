@@ -1,0 +1,283 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../lib/config.ts'
+import {
+  expectedAnalysis,
+  expectedPipelineFunnel,
+  generateRun,
+  prng,
+  shuffledBatches,
+  type GeneratedRun,
+} from './fixtures/pipeline-runs.ts'
+import { killAllSluiceChildren, spawnSluice, type ChildSluice } from './helpers/child-sluice.ts'
+import { ADMIN_TOKEN, sluiceClient, testEnv, type TestProject, type TestSluice } from './helpers/test-sluice.ts'
+
+// The issue's requirement: killing the processor with SIGKILL in the middle of a large ingest and
+// starting it again loses no event and counts none twice.
+//
+// Two child processes share one environment (topics, consumer group): A runs `--role ingest` (it
+// never opens ClickHouse) and takes the whole ingest; B runs `--role processor --role query` and
+// owns the chdb data directory. B is killed twice while it is storing batches, each time with
+// acknowledged events it has not yet committed, and started again on the same data directory.
+//
+// A SIGKILLed consumer leaves the group only when its session times out (30 s in
+// lib/kafka/event-consumer.ts), so each kill costs about that long before B consumes again.
+
+const SEED = 20261123
+const RUN_COUNT = 450 // × 7 events, plus ~10 % resent: ~3,450 events
+const BATCH_SIZE = 45
+const HOUR = 3_600_000
+
+interface LagRow {
+  partition: number
+  committed_offset: number
+  end_offset: number
+  lag: number
+}
+
+interface LagTotals {
+  committed: number
+  end: number
+  lag: number
+}
+
+interface KillRecord {
+  /** Lag on A just before the kill was sent. */
+  before: LagTotals
+  /** Lag on A once the killed process was gone: its commits are final. */
+  after: LagTotals
+  /** Runs B answered for just before the kill. */
+  runsQueryable: number
+  /** Batches acknowledged by A when the kill was sent, and in all. */
+  batchesSent: number
+  batchCount: number
+}
+
+describe('runs-funnel processor killed with SIGKILL in the middle of a large ingest', () => {
+  const rand = prng(SEED)
+  const base = Math.floor(Date.UTC(2026, 10, 21, 6, 0, 0) / HOUR) * HOUR
+  // Spread over almost four hours, so the rollup has several buckets per step.
+  const runs: GeneratedRun[] = Array.from({ length: RUN_COUNT }, (_, i) => generateRun(rand, 'recs', base + i * 30_000 + 777))
+  // Shuffled: steps often come before their run_start, and resends arrive in later batches.
+  const batches = shuffledBatches(
+    runs.flatMap((r) => r.events),
+    rand,
+    BATCH_SIZE,
+    0.1,
+  )
+
+  let env: Record<string, string>
+  let chdbDir: string | undefined
+  let ingest: ChildSluice
+  let processor: ChildSluice
+  let ingestApi: TestSluice
+  let queryApi: TestSluice
+  let project: TestProject
+  const kills: KillRecord[] = []
+  const processorLogs: string[] = []
+  let sent = 0
+  let started = 0
+
+  const processorRoles = ['processor', 'query'] as const
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`
+
+  async function startProcessor(): Promise<void> {
+    processor = await spawnSluice({ roles: processorRoles, env })
+    queryApi = sluiceClient(processor.url, loadConfig(env, { roles: processorRoles }))
+  }
+
+  async function lag(): Promise<LagTotals> {
+    const res = await ingestApi.get<LagRow[]>('/api/ops/lag', { key: ADMIN_TOKEN })
+    if (res.status !== 200) throw new Error(`/api/ops/lag: ${res.status} ${JSON.stringify(res.body)}`)
+    return res.body.reduce((t, r) => ({ committed: t.committed + r.committed_offset, end: t.end + r.end_offset, lag: t.lag + r.lag }), {
+      committed: 0,
+      end: 0,
+      lag: 0,
+    })
+  }
+
+  async function runsQueryable(): Promise<number> {
+    const res = await queryApi.get<unknown[]>('/runs?limit=1000', { key: project.query_key }).catch(() => null)
+    return res?.status === 200 ? res.body.length : 0
+  }
+
+  /** Sends batches in order up to (not including) `until`, each acknowledged by the broker before the next. */
+  async function ingestUntil(until: number, pauseMs: number): Promise<void> {
+    while (sent < until) {
+      const batch = batches[sent]!
+      const res = await ingestApi.post('/ingest', { key: project.ingest_key, body: { events: batch }, gzip: sent % 2 === 0 })
+      if (res.status !== 200) throw new Error(`/ingest batch ${sent}: ${res.status} ${JSON.stringify(res.body)}`)
+      sent++
+      if (pauseMs > 0) await sleep(pauseMs)
+    }
+  }
+
+  /** Polls until `ready()` holds, then SIGKILLs B at once and records the lag around the kill. */
+  async function killProcessorWhen(ready: (lag: LagTotals, runs: number) => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const [before, runsNow] = await Promise.all([lag(), runsQueryable()])
+      if (ready(before, runsNow)) {
+        const batchesSent = sent
+        processor.kill('SIGKILL')
+        await processor.stopped
+        processorLogs.push(processor.logs())
+        kills.push({ before, after: await lag(), runsQueryable: runsNow, batchesSent, batchCount: batches.length })
+        console.info(`[processor-crash] kill ${kills.length} at ${elapsed()}: ${JSON.stringify(kills[kills.length - 1])}`)
+        return
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`the kill condition did not hold within ${timeoutMs} ms (lag ${JSON.stringify(before)}, ${runsNow} runs). B:\n${processor.logs().slice(-8000)}`)
+      }
+      await sleep(25)
+    }
+  }
+
+  beforeAll(async () => {
+    started = Date.now()
+    env = testEnv({ LOG_LEVEL: 'info' })
+    if (!env.CLICKHOUSE_URL) {
+      // B's own data directory: it must survive B's deaths, and no other process may open it.
+      chdbDir = mkdtempSync(join(tmpdir(), 'sluice-processor-crash-'))
+      env.SLUICE_CHDB_PATH = join(chdbDir, 'chdb')
+    }
+    ingest = await spawnSluice({ roles: ['ingest'], env })
+    ingestApi = sluiceClient(ingest.url, loadConfig(env, { roles: ['ingest'] }))
+    project = await ingestApi.createProject()
+    await startProcessor()
+    console.info(`[processor-crash] A and B up at ${elapsed()}; ${batches.length} batches, ${batches.flat().length} events`)
+
+    // 1. Most of the ingest, paced so that it is still going when B is killed and while B is dead.
+    const firstPart = Math.floor(batches.length * 0.7)
+    const ingesting = ingestUntil(firstPart, 20)
+    ingesting.catch(() => {}) // awaited below; this only keeps it from counting as unhandled meanwhile
+    await killProcessorWhen((l, runsNow) => runsNow > 0 && l.lag > 0 && sent < firstPart, 30_000)
+    await Promise.all([startProcessor(), ingesting])
+
+    // 2. B is back on the same data directory, but consumes only once its dead predecessor's
+    // session has expired. Once it has committed past its predecessor, ingest the rest and kill
+    // it again in the middle of that.
+    const committedBy1 = kills[0]!.after.committed
+    await waitFor(async () => (await lag()).committed > committedBy1, 60_000, 'B to consume again after the first kill')
+    const rest = ingestUntil(batches.length, 20)
+    rest.catch(() => {})
+    await killProcessorWhen((l) => l.committed > committedBy1 && l.lag > 0 && sent < batches.length, 30_000)
+    await Promise.all([startProcessor(), rest])
+
+    await ingestApi.waitUntilProcessed(80_000)
+    console.info(`[processor-crash] all processed at ${elapsed()}`)
+  }, 170_000)
+
+  afterAll(async () => {
+    await killAllSluiceChildren()
+    if (chdbDir) rmSync(chdbDir, { recursive: true, force: true })
+  })
+
+  it('killed B while it was storing: runs were queryable and acknowledged events not yet committed', () => {
+    expect(kills).toHaveLength(2)
+    for (const kill of kills) {
+      expect(kill.runsQueryable).toBeGreaterThan(0)
+      expect(kill.before.lag).toBeGreaterThan(0)
+      // B's commits are final once it is dead: whatever was acknowledged before the kill and lies
+      // past them was still to be processed when the kill landed.
+      expect(kill.after.committed).toBeLessThan(kill.before.end)
+      expect(kill.batchesSent).toBeLessThan(kill.batchCount)
+    }
+    // The second B made progress of its own before it died too.
+    expect(kills[1]!.after.committed).toBeGreaterThan(kills[0]!.after.committed)
+  })
+
+  it('answers /pipelines/{name}/funnel with every step of every run counted once', async () => {
+    const res = await queryApi.get<any[]>('/pipelines/recs/funnel', { key: project.query_key })
+    expect(res.status).toBe(200)
+    expectFunnel(res.body, expectedPipelineFunnel(runs))
+  })
+
+  it('answers a funnel range cutting through hours (raw steps at the edges) exactly', async () => {
+    const from = base + 40 * 60_000
+    const to = base + 3 * HOUR + 5 * 60_000
+    const inRange = runs.filter((r) => r.started_at >= from && r.started_at < to)
+    const res = await queryApi.get<any[]>(`/pipelines/recs/funnel?from=${from}&to=${to}`, { key: project.query_key })
+    expect(res.status).toBe(200)
+    expectFunnel(res.body, expectedPipelineFunnel(inRange))
+  })
+
+  it('lists every run exactly once, with its status and five steps', async () => {
+    const seen: Array<{ id: string; status: string; step_count: number }> = []
+    let path: string | null = '/runs?name=recs&limit=1000'
+    while (path) {
+      const res: { status: number; headers: Headers; body: typeof seen } = await queryApi.get<typeof seen>(path, { key: project.query_key })
+      expect(res.status).toBe(200)
+      seen.push(...res.body)
+      path = /<([^>]+)>; rel="next"/.exec(res.headers.get('link') ?? '')?.[1] ?? null
+    }
+    const expected = [...runs].sort((a, b) => b.started_at - a.started_at)
+    expect(seen.map((r) => r.id)).toEqual(expected.map((r) => r.run_id))
+    expect(seen.map((r) => r.status)).toEqual(expected.map((r) => r.status.toUpperCase()))
+    expect(seen.every((r) => r.step_count === 5)).toBe(true)
+  })
+
+  it('answers /analyze with every number of a sample of runs', async () => {
+    const pick = prng(SEED + 1)
+    const sample = Array.from({ length: 30 }, () => runs[Math.floor(pick() * runs.length)]!)
+    for (const run of sample) {
+      const expected = expectedAnalysis(run)
+      const res = await queryApi.get<Record<string, any>>(`/analyze/${run.run_id}`, { key: project.query_key })
+      expect(res.status).toBe(200)
+      expect(res.body.run).toMatchObject(expected.run)
+      expect(res.body.run.total_cost).toBeCloseTo(expected.totalCost, 10)
+      expect(res.body.funnel).toHaveLength(expected.funnel.length)
+      expected.funnel.forEach((step, i) => {
+        const { cost, drop_rate, ...exact } = step
+        expect(res.body.funnel[i]).toMatchObject(exact)
+        expect(res.body.funnel[i].cost).toBeCloseTo(cost, 10)
+        expect(res.body.funnel[i].drop_rate).toBeCloseTo(drop_rate, 12)
+      })
+      const { overall_drop_rate, ...summary } = expected.summary
+      expect(res.body.summary).toMatchObject(summary)
+      expect(res.body.summary.overall_drop_rate).toBeCloseTo(overall_drop_rate, 12)
+      expect(res.body.final_outputs).toEqual(expected.final_outputs)
+    }
+  })
+
+  it('still shuts down in order on SIGTERM after the crashes', async () => {
+    processor.kill('SIGTERM')
+    ingest.kill('SIGTERM')
+    const codes = await Promise.all([processor.stopped, ingest.stopped])
+    expect(codes, `B:\n${processor.logs().slice(-4000)}\nA:\n${ingest.logs().slice(-4000)}`).toEqual([0, 0])
+  }, 40_000)
+})
+
+function expectFunnel(actual: any[], expected: ReturnType<typeof expectedPipelineFunnel>) {
+  expect(actual.map((s) => s.name)).toEqual(expected.map((s) => s.name))
+  expected.forEach((e, i) => {
+    const a = actual[i]
+    expect(a).toMatchObject({
+      name: e.name,
+      runs: e.runs,
+      input_count: e.input_count,
+      output_count: e.output_count,
+      dropped: e.dropped,
+      rejection_reasons: e.rejection_reasons,
+    })
+    expect(a.drop_rate).toBeCloseTo(e.drop_rate, 12)
+    expect(a.avg_cost).toBeCloseTo(e.avg_cost, 10)
+    // Quantiles come from a 1 % log histogram: within 0.5 % of the exact nearest-rank value.
+    expect(Math.abs(a.p50_duration_ms - e.p50_duration_ms)).toBeLessThanOrEqual(e.p50_duration_ms * 0.005 + 0.001)
+    expect(Math.abs(a.p95_duration_ms - e.p95_duration_ms)).toBeLessThanOrEqual(e.p95_duration_ms * 0.005 + 0.001)
+  })
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
