@@ -74,7 +74,7 @@ export function createBatchAcceptor(options: BatchAcceptorOptions) {
     const decision = await options.rateLimiter(ctx.projectId, accepted.length)
     if (!decision.allowed) {
       for (const e of accepted) metrics.ingestEvents.inc({ type: e.type, result: 'rate_limited' })
-      throw Object.assign(new RateLimitedError(0), { retryAfterSeconds: decision.retryAfterSeconds })
+      throw Object.assign(new RateLimitedError(decision.eventsPerSecond), { retryAfterSeconds: decision.retryAfterSeconds })
     }
 
     const messages: OutgoingMessage[] = await Promise.all(

@@ -24,7 +24,8 @@ export interface BodyLimits {
  * carrying `__proto__` or `constructor.prototype` refused rather than parsed.
  */
 export function registerJsonBodyParser(app: FastifyInstance, limits: BodyLimits): void {
-  app.removeContentTypeParser('application/json')
+  // Every other type (fastify's default text/plain parser included) must be a 415, not a string body.
+  app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (request, body, done) => {
     decodeBody(request.headers['content-encoding'], body as Buffer, limits).then(
       (value) => done(null, value),

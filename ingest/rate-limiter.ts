@@ -5,6 +5,8 @@ import type { Logger } from '../lib/logger.ts'
 export interface RateDecision {
   allowed: boolean
   retryAfterSeconds: number
+  /** The configured budget, for the 429's message. */
+  eventsPerSecond: number
 }
 
 /**
@@ -15,7 +17,7 @@ export interface RateDecision {
 export function createRateLimiter(options: { redis: Redis; eventsPerSecond: number; metrics: Metrics; logger: Logger }) {
   const { redis, eventsPerSecond } = options
   return async function take(projectId: string, events: number): Promise<RateDecision> {
-    if (eventsPerSecond === 0) return { allowed: true, retryAfterSeconds: 0 }
+    if (eventsPerSecond === 0) return { allowed: true, retryAfterSeconds: 0, eventsPerSecond }
     const second = Math.floor(Date.now() / 1000)
     const key = `sluice:rate:${projectId}:${second}`
     try {
@@ -24,13 +26,13 @@ export function createRateLimiter(options: { redis: Redis; eventsPerSecond: numb
       // A single batch larger than the whole budget passes when it is alone in its second.
       if (used > eventsPerSecond && used !== events) {
         await redis.decrby(key, events)
-        return { allowed: false, retryAfterSeconds: 1 }
+        return { allowed: false, retryAfterSeconds: 1, eventsPerSecond }
       }
-      return { allowed: true, retryAfterSeconds: 0 }
+      return { allowed: true, retryAfterSeconds: 0, eventsPerSecond }
     } catch (err) {
       options.metrics.rateLimiterErrors.inc()
       options.logger.warn({ err }, 'rate limiter unavailable; failing open')
-      return { allowed: true, retryAfterSeconds: 0 }
+      return { allowed: true, retryAfterSeconds: 0, eventsPerSecond }
     }
   }
 }

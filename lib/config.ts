@@ -67,6 +67,16 @@ export const envSchema = z.object({
   SLUICE_RATE_LIMIT_EVENTS_PER_SECOND: z.coerce.number().int().min(0).default(50_000),
 
   SLUICE_RUNS_FUNNEL_GROUP: z.string().min(1).default('sluice-runs-funnel'),
+  SLUICE_LOGS_GROUP: z.string().min(1).default('sluice-logs'),
+  SLUICE_REACTIONS_GROUP: z.string().min(1).default('sluice-reactions'),
+  SLUICE_LOG_RETENTION_DAYS: positiveInt(30),
+  SLUICE_WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false', '1', '0', ''])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  SLUICE_WEBHOOK_TIMEOUT_MS: positiveInt(10_000),
+  SLUICE_WEBHOOK_MAX_ATTEMPTS: positiveInt(8),
+  SLUICE_DISPATCHER_POLL_MS: positiveInt(500),
   SLUICE_PROCESSOR_MAX_BATCH_BYTES: positiveInt(4 * MiB),
   SLUICE_SHUTDOWN_TIMEOUT_MS: positiveInt(15_000),
 })
@@ -107,7 +117,17 @@ export interface Config {
   }
   processor: {
     runsFunnelGroup: string
+    logsGroup: string
+    reactionsGroup: string
     maxBatchBytes: number
+  }
+  logs: { retentionDays: number }
+  webhooks: {
+    /** Allow destinations on loopback, private, link-local and metadata addresses. */
+    allowPrivate: boolean
+    timeoutMs: number
+    maxAttempts: number
+    pollIntervalMs: number
   }
   shutdownTimeoutMs: number
 }
@@ -162,7 +182,16 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
     },
     processor: {
       runsFunnelGroup: e.SLUICE_RUNS_FUNNEL_GROUP,
+      logsGroup: e.SLUICE_LOGS_GROUP,
+      reactionsGroup: e.SLUICE_REACTIONS_GROUP,
       maxBatchBytes: e.SLUICE_PROCESSOR_MAX_BATCH_BYTES,
+    },
+    logs: { retentionDays: e.SLUICE_LOG_RETENTION_DAYS },
+    webhooks: {
+      allowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: e.SLUICE_WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.SLUICE_WEBHOOK_MAX_ATTEMPTS,
+      pollIntervalMs: e.SLUICE_DISPATCHER_POLL_MS,
     },
     shutdownTimeoutMs: e.SLUICE_SHUTDOWN_TIMEOUT_MS,
   }

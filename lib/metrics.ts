@@ -75,6 +75,40 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['group', 'topic', 'partition'] as const,
       registers,
     }),
+    rulesEvaluated: new Counter({
+      name: 'sluice_reaction_rules_evaluated_total',
+      help: 'Rule evaluations (one per enabled rule of the event type, per event)',
+      registers,
+    }),
+    ruleMatches: new Counter({
+      name: 'sluice_reaction_matches_total',
+      help: 'Events that matched a rule, counted once per rule and event id (result: counted, duplicate)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    complaintsOpened: new Counter({
+      name: 'sluice_complaints_opened_total',
+      help: 'Complaints created by reaction rules, by severity',
+      labelNames: ['severity'] as const,
+      registers,
+    }),
+    webhookDeliveries: new Counter({
+      name: 'sluice_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome (succeeded, retry, failed, refused)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    webhookDispatcherLag: new Gauge({
+      name: 'sluice_webhook_dispatcher_lag_seconds',
+      help: 'Age of the oldest pending delivery that is due (0 when none is waiting)',
+      registers,
+    }),
+    webhookAttemptDuration: new Histogram({
+      name: 'sluice_webhook_attempt_duration_seconds',
+      help: 'Duration of one webhook HTTP attempt',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
     rateLimiterErrors: new Counter({
       name: 'sluice_rate_limiter_errors_total',
       help: 'Rate-limit checks that failed open because Redis did not answer',

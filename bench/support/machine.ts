@@ -60,21 +60,47 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
+/** CPU seconds the whole machine spent busy (all cores, /proc/stat), or undefined off Linux. */
+function machineBusySeconds(): number | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
+    const busy = cpu.slice(0, 8).reduce((a, v, i) => (i === 3 || i === 4 ? a : a + v), 0)
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    return busy / clockTicks
+  } catch {
+    return undefined
+  }
+}
+
+const MACHINE = '(machine)'
+
 export type CpuSnapshot = Map<string, number | undefined>
 
 export function cpuSnapshot(pids: ReadonlyMap<string, number | undefined>): CpuSnapshot {
   const snapshot: CpuSnapshot = new Map()
   for (const [name, pid] of pids) snapshot.set(name, pid === undefined ? undefined : cpuSeconds(pid))
+  snapshot.set(MACHINE, machineBusySeconds())
   return snapshot
 }
 
-/** Share of one core each process used between two snapshots, e.g. `ingest 97%`. */
+/**
+ * Share of one core each process used between two snapshots, e.g. `ingest 97%`, then `others`:
+ * what the rest of the machine (other users of a shared box, the kernel) used meanwhile.
+ */
 export function cpuShares(from: CpuSnapshot, to: CpuSnapshot, seconds: number): string {
   const parts: string[] = []
+  let ours = 0
   for (const [name, before] of from) {
     const after = to.get(name)
-    if (before === undefined || after === undefined) continue
+    if (name === MACHINE || before === undefined || after === undefined) continue
+    ours += after - before
     parts.push(`${name} ${Math.round(((after - before) / seconds) * 100)}%`)
+  }
+  const before = from.get(MACHINE)
+  const after = to.get(MACHINE)
+  if (before !== undefined && after !== undefined) {
+    parts.push(`others ${Math.max(0, Math.round(((after - before - ours) / seconds) * 100))}%`)
   }
   return parts.join(', ')
 }

@@ -1,0 +1,386 @@
+/**
+ * Ingest throughput against the raw Kafka producer, and freshness end to end. Prints figures; never
+ * part of `npm test`. See docs/performance.md for what it measures and how to read it.
+ *
+ *   npm run bench:ingest                                # about three minutes
+ *   npm run bench:ingest -- --seconds 4 --freshness-seconds 10
+ *   npm run bench:ingest -- --profile                   # + where the ingest child spends its CPU
+ *   npm run bench:ingest -- --settings 100x8,1000x4gz   # B x C, gz = gzip bodies
+ *   npm run bench:ingest -- --log-level info --keep     # keep the children's logs
+ *
+ * 1. Baseline: a kafkajs producer in this process sends the exact messages /ingest would produce
+ *    (same keys, headers and Avro bytes, encoded beforehand) in batches of B, from C concurrent
+ *    senders, acks=-1, to the same topic.
+ * 2. The same events as SDK JSON through POST /ingest on an ingest role in a child process, with the
+ *    same B and C. The headline is the ratio of the two, measured back to back in this run.
+ * 3. Freshness: a fresh topic with ingest and processor+query children; under a steady load, the time
+ *    from the /ingest ack of a run's run_complete to /runs/{id} showing COMPLETED.
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { createEventCodec } from '../lib/avro/event-codec.ts'
+import { createEventProducer, type OutgoingMessage } from '../lib/kafka/event-producer.ts'
+import { createKafka } from '../lib/kafka/kafka-client.ts'
+import { createLogger } from '../lib/logger.ts'
+import { ensureServices, type ServiceUrls } from '../scripts/local-services.ts'
+import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile-summary.ts'
+import { freshnessFigures, measureFreshness, warmUpPipeline } from './support/freshness.ts'
+import { closedLoop, createHttpClient, percentile, sleep, type WindowResult } from './support/load.ts'
+import { cpuShares, cpuSnapshot, describeMachine, localKafkaPid, type CpuSnapshot } from './support/machine.ts'
+import { startSluiceChild, type SluiceChild } from './support/sluice-child.ts'
+import { chunk, generateRuns, toHttpBatch, toKafkaMessages, type HttpBatch } from './support/workload.ts'
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '2' },
+    settings: { type: 'string', default: '100x1,100x8,1000x1,1000x4,1000x4gz' },
+    'freshness-seconds': { type: 'string', default: '25' },
+    /** Offered freshness load in events/s; default half the best B=100 ingest figure. */
+    'freshness-rate': { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    /** LOG_LEVEL of the children (their logs are in the temporary directory). */
+    'log-level': { type: 'string', default: 'warn' },
+    /** Keep the temporary directory (children's logs) instead of deleting it. */
+    keep: { type: 'boolean', default: false },
+  },
+})
+
+interface Setting {
+  label: string
+  batch: number
+  concurrency: number
+  gzip: boolean
+}
+
+const SETTINGS: Setting[] = args.settings.split(',').map((s) => {
+  const m = /^(\d+)x(\d+)(gz)?$/.exec(s.trim())
+  if (!m) throw new Error(`--settings: "${s}" is not BxC or BxCgz`)
+  const [batch, concurrency, gzip] = [Number(m[1]), Number(m[2]), m[3] === 'gz']
+  return { label: `B=${batch} C=${concurrency}${gzip ? ' gzip' : ''}`, batch, concurrency, gzip }
+})
+const WINDOW_MS = Number(args.seconds) * 1000
+const WARMUP_MS = Number(args.warmup) * 1000
+const FRESHNESS_MS = Number(args['freshness-seconds']) * 1000
+const POOL_EVENTS = 21_000
+const RETRY_KAFKA_MS = 180_000
+
+const cleanups: Array<[string, () => Promise<unknown>]> = []
+const out = (line = '') => process.stdout.write(`${line}\n`)
+const note = (line: string) => process.stderr.write(`[bench] ${line}\n`)
+
+async function main(): Promise<void> {
+  const started = Date.now()
+  out('# Sluice ingest throughput and freshness')
+  for (const line of describeMachine({ externalKafka: Boolean(process.env.KAFKA_BROKERS) })) out(line)
+  out('note:    client, ingest server, Kafka broker (and in part 3 the processor with chdb) share these cores')
+  out()
+
+  const services = await retryWhileKafkaStarts('local services', () => ensureServices())
+  const id = randomUUID().slice(0, 8)
+  const adminToken = randomBytes(24).toString('base64url')
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'))
+  cleanups.push([
+    'temporary directory',
+    async () => (args.keep ? note(`kept ${tmp}`) : rmSync(tmp, { recursive: true, force: true })),
+  ])
+  const topics = [`bench.events.${id}`, `bench.events.${id}.dlq`, `bench.fresh.${id}`, `bench.fresh.${id}.dlq`]
+  const group = `bench-runs-funnel-${id}`
+
+  // The bench's own Kafka connections: the baseline producer and an admin to drop the topics after.
+  const logger = createLogger({ level: 'warn', name: 'bench' })
+  const kafka = createKafka({ brokers: services.kafkaBrokers.split(','), clientId: `sluice-bench-${id}`, logger })
+  const admin = kafka.admin()
+  cleanups.push([
+    'bench topics and group',
+    async () => {
+      await admin.deleteTopics({ topics, timeout: 10_000 }).catch((err: unknown) => note(`could not delete topics: ${String(err)}`))
+      await admin.deleteGroups([group]).catch(() => {})
+      await admin.disconnect()
+    },
+  ])
+  await retryWhileKafkaStarts('kafka admin', () => admin.connect())
+
+  const env = childEnv(services, adminToken, { SLUICE_TOPIC_EVENTS: topics[0]!, SLUICE_TOPIC_DEAD_LETTER: topics[1]!, SLUICE_RUNS_FUNNEL_GROUP: group })
+  const profileDir = path.join(tmp, 'profile')
+  const ingest = await startChild('ingest', {
+    roles: ['ingest'],
+    env,
+    logFile: path.join(tmp, 'ingest.log'),
+    nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  })
+  const http = createHttpClient(ingest.url, { maxSockets: Math.max(...SETTINGS.map((s) => s.concurrency)) })
+  cleanups.push(['ingest HTTP client', async () => http.close()])
+  const project = await createProject(http, adminToken)
+
+  const producer = createEventProducer(kafka, { timeoutMs: 10_000 })
+  cleanups.push(['baseline producer', () => producer.disconnect()])
+  await producer.connect()
+
+  // The same events for every setting: the fixture's runs, cut into batches of B.
+  const codec = createEventCodec()
+  const events = generateRuns(Math.ceil(POOL_EVENTS / 7), 20260301).flatMap((r) => r.events)
+  const pools = new Map<number, { http: HttpBatch[]; kafka: OutgoingMessage[][] }>()
+  for (const batch of new Set(SETTINGS.map((s) => s.batch))) {
+    const batches = chunk(events, batch)
+    if (batches.length === 0) throw new Error(`B=${batch} is larger than the pool of ${events.length} events`)
+    pools.set(batch, {
+      http: batches.map(toHttpBatch),
+      kafka: await Promise.all(batches.map((b) => toKafkaMessages(b, codec, project.id))),
+    })
+  }
+  const sample = pools.get(SETTINGS[0]!.batch)!
+  const jsonBytes = sample.http.reduce((a, b) => a + b.json.length, 0)
+  const gzipBytes = sample.http.reduce((a, b) => a + b.gzip.length, 0)
+  const avroBytes = sample.kafka.flat().reduce((a, m) => a + m.value.length, 0)
+  const n = sample.kafka.flat().length
+  out(`events:  ${events.length} distinct (runs of 7: run_start, 5 x step_complete, run_complete), cycled`)
+  out(`         ${Math.round(jsonBytes / n)} B JSON, ${Math.round(gzipBytes / n)} B gzipped JSON, ${Math.round(avroBytes / n)} B Avro per event`)
+  out(`window:  ${WARMUP_MS / 1000} s warm-up, then ${WINDOW_MS / 1000} s counted, per measurement; raw then ingest, back to back`)
+  out()
+
+  const pids = new Map<string, number | undefined>([
+    ['client', process.pid],
+    ['ingest', ingest.pid],
+    ['broker', localKafkaPid()],
+  ])
+  const probe = () => cpuSnapshot(pids)
+  const rows: Array<{ setting: Setting; raw: WindowResult<CpuSnapshot>; ingest: WindowResult<CpuSnapshot> }> = []
+  const rawBySize = new Map<string, WindowResult<CpuSnapshot>>()
+  for (const setting of SETTINGS) {
+    const pool = pools.get(setting.batch)!
+    const rawKey = `${setting.batch}x${setting.concurrency}`
+    let raw = rawBySize.get(rawKey)
+    if (!raw) {
+      note(`${setting.label}: raw producer`)
+      raw = await closedLoop({
+        concurrency: setting.concurrency,
+        warmupMs: WARMUP_MS,
+        durationMs: WINDOW_MS,
+        probe,
+        send: async (seq) => {
+          const messages = pool.kafka[seq % pool.kafka.length]!
+          await producer.send(topics[0]!, messages)
+          return messages.length
+        },
+      })
+      rawBySize.set(rawKey, raw)
+    }
+    note(`${setting.label}: POST /ingest`)
+    const headers: Record<string, string> = { authorization: `Bearer ${project.ingest_key}`, 'content-type': 'application/json' }
+    if (setting.gzip) headers['content-encoding'] = 'gzip'
+    const viaHttp = await closedLoop({
+      concurrency: setting.concurrency,
+      warmupMs: WARMUP_MS,
+      durationMs: WINDOW_MS,
+      probe,
+      send: async (seq) => {
+        const batch = pool.http[seq % pool.http.length]!
+        const res = await http.post('/ingest', headers, setting.gzip ? batch.gzip : batch.json)
+        if (res.status !== 200) throw new Error(`/ingest answered ${res.status}: ${res.text.slice(0, 200)}`)
+        const processed = (JSON.parse(res.text) as { processed?: number }).processed
+        if (processed !== batch.events) throw new Error(`/ingest processed ${processed} of ${batch.events}`)
+        return batch.events
+      },
+    })
+    rows.push({ setting, raw, ingest: viaHttp })
+  }
+  printThroughput(rows)
+
+  await ingest.stop()
+  if (args.profile) printProfile(profileDir, id)
+
+  if (FRESHNESS_MS > 0) {
+    const b100 = rows.filter((r) => r.setting.batch === 100 && !r.setting.gzip)
+    const best = Math.max(...(b100.length ? b100 : rows).map((r) => r.ingest.eventsPerSecond))
+    const rate = args['freshness-rate'] ? Number(args['freshness-rate']) : Math.round(best / 2)
+    await freshness(services, adminToken, topics.slice(2), group, tmp, rate)
+  }
+  out()
+  out(`total bench time ${Math.round((Date.now() - started) / 1000)} s`)
+}
+
+function printThroughput(rows: Array<{ setting: Setting; raw: WindowResult<CpuSnapshot>; ingest: WindowResult<CpuSnapshot> }>): void {
+  const f = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-')
+  const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-')
+  out('## Throughput (events/s acknowledged by the broker, acks=-1)')
+  out()
+  out('| setting | raw producer ev/s | POST /ingest ev/s | ingest / raw | ingest p50 ms | ingest p99 ms | raw p50 ms | raw p99 ms |')
+  out('|---|---:|---:|---:|---:|---:|---:|---:|')
+  for (const { setting, raw, ingest } of rows) {
+    out(
+      `| ${setting.label} | ${f(raw.eventsPerSecond)} | ${f(ingest.eventsPerSecond)} | ${(ingest.eventsPerSecond / raw.eventsPerSecond).toFixed(2)} | ` +
+        `${ms(percentile(ingest.latenciesMs, 0.5))} | ${ms(percentile(ingest.latenciesMs, 0.99))} | ` +
+        `${ms(percentile(raw.latenciesMs, 0.5))} | ${ms(percentile(raw.latenciesMs, 0.99))} |`,
+    )
+  }
+  out()
+  out('CPU during each measurement (share of one core; 200 % = both cores of this machine):')
+  for (const { setting, raw, ingest } of rows) {
+    out(`  ${setting.label.padEnd(18)} raw: ${cpuShares(raw.probes[0], raw.probes[1], raw.seconds)}`)
+    out(`  ${''.padEnd(18)} ingest: ${cpuShares(ingest.probes[0], ingest.probes[1], ingest.seconds)}`)
+  }
+  const failures = rows.flatMap(({ setting, raw, ingest }) => [
+    ...(raw.failures ? [`${setting.label} raw: ${raw.failures} failed sends, first: ${raw.firstFailure}`] : []),
+    ...(ingest.failures ? [`${setting.label} ingest: ${ingest.failures} failed requests, first: ${ingest.firstFailure}`] : []),
+  ])
+  for (const line of failures) out(`FAILURES ${line}`)
+  out()
+}
+
+function printProfile(dir: string, id: string): void {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
+  if (!file) {
+    out('(no CPU profile was written by the ingest child)')
+    return
+  }
+  const kept = path.join(os.tmpdir(), `sluice-ingest-${id}.cpuprofile`)
+  renameSync(path.join(dir, file), kept)
+  out('## Where the ingest child spent its CPU (node --cpu-prof, whole run of the child)')
+  out()
+  out('```')
+  for (const line of formatProfileSummary(summarizeCpuProfile(JSON.parse(readFileSync(kept, 'utf8'))))) out(line)
+  out('```')
+  out(`profile kept at ${kept} (open in Chrome DevTools or VS Code)`)
+  out()
+}
+
+async function freshness(services: ServiceUrls, adminToken: string, topics: string[], group: string, tmp: string, rate: number): Promise<void> {
+  note('freshness: starting ingest and processor+query children on a fresh topic')
+  const env = childEnv(services, adminToken, {
+    SLUICE_TOPIC_EVENTS: topics[0]!,
+    SLUICE_TOPIC_DEAD_LETTER: topics[1]!,
+    SLUICE_RUNS_FUNNEL_GROUP: group,
+    SLUICE_CHDB_PATH: path.join(tmp, 'chdb'),
+  })
+  // Ingest first: it creates the topics the processor subscribes to.
+  const ingest = await startChild('ingest (freshness)', { roles: ['ingest'], env, logFile: path.join(tmp, 'fresh-ingest.log') })
+  const processor = await startChild('processor+query', { roles: ['processor', 'query'], env, logFile: path.join(tmp, 'processor.log') })
+  const ingestHttp = createHttpClient(ingest.url, { maxSockets: 16 })
+  const queryHttp = createHttpClient(processor.url, { maxSockets: 32 })
+  cleanups.push(['freshness HTTP clients', async () => (ingestHttp.close(), queryHttp.close())])
+  const project = await createProject(ingestHttp, adminToken)
+  const o = { ingest: ingestHttp, query: queryHttp, ingestKey: project.ingest_key, queryKey: project.query_key }
+  const warm = await warmUpPipeline(o, 60_000)
+  note(`freshness: pipeline warm (first run COMPLETED after ${Math.round(warm)} ms); offering ${rate} events/s`)
+
+  const pids = new Map([
+    ['client', process.pid],
+    ['ingest', ingest.pid],
+    ['processor+query', processor.pid],
+    ['broker', localKafkaPid()],
+  ])
+  const before = cpuSnapshot(pids)
+  const t0 = performance.now()
+  const r = await measureFreshness({
+    ...o,
+    eventsPerSecond: rate,
+    runsPerBatch: 14,
+    durationMs: FRESHNESS_MS,
+    samplesPerSecond: 5,
+    pollIntervalMs: 20,
+    maxInFlight: 16,
+    sampleTimeoutMs: 30_000,
+    seed: 20260302,
+  })
+  const cpu = cpuShares(before, cpuSnapshot(pids), (performance.now() - t0) / 1000)
+  const lag = await queryHttp.get('/api/ops/lag', { authorization: `Bearer ${adminToken}` })
+  const lagTotal = lag.status === 200 ? (JSON.parse(lag.text) as Array<{ lag: number }>).reduce((a, p) => a + p.lag, 0) : undefined
+
+  const all = freshnessFigures(r.samples)
+  const half = FRESHNESS_MS / 2
+  const first = freshnessFigures(r.samples.filter((s) => s.ackAtMs < half))
+  const second = freshnessFigures(r.samples.filter((s) => s.ackAtMs >= half))
+  const ms = (x: number) => (Number.isFinite(x) ? Math.round(x).toString() : '-')
+  out('## Freshness: /ingest ack of the run_complete batch → GET /runs/{id} says COMPLETED (polled every 20 ms)')
+  out()
+  out(`load:    offered ${rate} events/s, acknowledged ${Math.round(r.acknowledgedEventsPerSecond)} events/s, ${FRESHNESS_MS / 1000} s,`)
+  out(`         batches of 14 whole runs (98 events), ${r.batches} batches, ${r.ingestFailures} failed, ${r.delayedBatches} sent late (16 in flight)`)
+  out(`         /ingest p50 ${ms(percentile(r.ingestLatenciesMs, 0.5))} ms, p99 ${ms(percentile(r.ingestLatenciesMs, 0.99))} ms`)
+  out()
+  out('| samples | p50 ms | p99 ms | max ms | timeouts (30 s) |')
+  out('|---:|---:|---:|---:|---:|')
+  out(`| ${all.count} | ${ms(all.p50)} | ${ms(all.p99)} | ${ms(all.max)} | ${r.timeouts} |`)
+  out()
+  out(`first half p50 ${ms(first.p50)} ms (n=${first.count}), second half p50 ${ms(second.p50)} ms (n=${second.count}): a rise means the processor falls behind`)
+  out(`consumer lag right after the load: ${lagTotal ?? 'unknown'} messages; ${r.polls} polls of /runs/{id}`)
+  out(`CPU during the load: ${cpu}`)
+
+  await processor.stop()
+  await ingest.stop()
+}
+
+function childEnv(services: ServiceUrls, adminToken: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    KAFKA_BROKERS: services.kafkaBrokers,
+    DATABASE_URL: services.databaseUrl,
+    REDIS_URL: services.redisUrl,
+    SLUICE_ADMIN_TOKEN: adminToken,
+    SLUICE_RATE_LIMIT_EVENTS_PER_SECOND: '0',
+    LOG_LEVEL: args['log-level'],
+    KAFKA_CLIENT_ID: 'sluice-bench',
+    ...extra,
+  }
+}
+
+async function startChild(name: string, options: Omit<Parameters<typeof startSluiceChild>[0], 'name'>): Promise<SluiceChild> {
+  const child = await retryWhileKafkaStarts(name, () => startSluiceChild({ name, ...options }))
+  cleanups.push([name, () => child.stop()])
+  note(`${name} child pid ${child.pid} on ${child.url} (log ${child.logFile})`)
+  return child
+}
+
+async function createProject(http: ReturnType<typeof createHttpClient>, adminToken: string) {
+  const res = await http.post(
+    '/api/projects',
+    { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    Buffer.from(JSON.stringify({ name: `bench-${randomUUID().slice(0, 8)}` })),
+  )
+  if (res.status !== 201) throw new Error(`POST /api/projects answered ${res.status}: ${res.text}`)
+  return JSON.parse(res.text) as { id: string; ingest_key: string; query_key: string }
+}
+
+/** The local services may be restarting: wait while Kafka refuses connections. */
+async function retryWhileKafkaStarts<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + RETRY_KAFKA_MS
+  for (;;) {
+    try {
+      return await fn()
+    } catch (err) {
+      const message = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : String(err)
+      const transient = /ECONNREFUSED|Could not reach kafka|Connection error|KafkaJSConnectionError|NumberOfRetriesExceeded/i.test(message)
+      if (!transient || Date.now() > deadline) throw err
+      note(`${what}: Kafka not reachable yet (${message.slice(0, 120).replace(/\s+/g, ' ')}); retrying in 3 s`)
+      await sleep(3_000)
+    }
+  }
+}
+
+async function cleanup(): Promise<void> {
+  for (const [name, fn] of cleanups.reverse()) {
+    await fn().catch((err: unknown) => note(`cleanup ${name} failed: ${String(err)}`))
+  }
+  cleanups.length = 0
+}
+
+let interrupted = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return
+    interrupted = true
+    note(`${signal}: stopping children and cleaning up`)
+    void cleanup().finally(() => process.exit(130))
+  })
+}
+
+try {
+  await main()
+} catch (err) {
+  process.exitCode = 1
+  console.error(err)
+} finally {
+  if (!interrupted) await cleanup()
+}
