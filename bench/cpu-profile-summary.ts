@@ -2,6 +2,7 @@
  * Where a process spent its CPU, from a V8 `.cpuprofile` (`node --cpu-prof`): time by package or
  * project file, both self (the frame itself was running) and total (the frame was anywhere on the
  * stack, e.g. `ingest/event-schema.ts` total includes the zod it calls), as shares of busy time.
+ * Some builtins (JSON.parse among them) get no frame of their own: their time is their caller's self.
  *
  *   node --import tsx bench/cpu-profile-summary.ts /tmp/x.cpuprofile
  *
@@ -35,11 +36,14 @@ export interface ProfileSummary {
 }
 
 const PSEUDO_FRAMES = new Set(['(root)', '(program)', '(idle)', '(garbage collector)'])
+/** Frames under nearly every async stack: their totals say nothing, so they are left out of totals. */
+const PLUMBING = new Set(['(root)', '(builtin or generated)', 'node:internal/process', 'node:internal/timers'])
 
 /** `zod`, `@fastify/error`, `ingest/event-schema.ts`, `node:zlib`, `(garbage collector)`... */
 export function categoryOf(frame: ProfileNode['callFrame']): string {
   const { url, functionName } = frame
-  if (url === '') return PSEUDO_FRAMES.has(functionName) ? functionName : '(native code)'
+  // No script: V8 builtins, and code made at run time (avsc compiles its readers and writers).
+  if (url === '') return PSEUDO_FRAMES.has(functionName) ? functionName : '(builtin or generated)'
   const nm = url.lastIndexOf('node_modules/')
   if (nm >= 0) {
     const parts = url.slice(nm + 'node_modules/'.length).split('/')
@@ -84,7 +88,7 @@ export function summarizeCpuProfile(profile: CpuProfile): ProfileSummary {
       const frame = byId.get(at)
       if (frame) onStack.add(categoryOf(frame.callFrame))
     }
-    onStack.delete('(root)')
+    for (const c of PLUMBING) onStack.delete(c)
     for (const c of onStack) add(total, c, us)
   })
 

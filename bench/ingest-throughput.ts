@@ -35,8 +35,9 @@ import { chunk, generateRuns, toHttpBatch, toKafkaMessages, type HttpBatch } fro
 
 const { values: args } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '2' },
+    seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1.5' },
+    rounds: { type: 'string', default: '2' },
     settings: { type: 'string', default: '100x1,100x8,1000x1,1000x4,1000x4gz' },
     'freshness-seconds': { type: 'string', default: '25' },
     /** Offered freshness load in events/s; default half the best B=100 ingest figure. */
@@ -64,6 +65,7 @@ const SETTINGS: Setting[] = args.settings.split(',').map((s) => {
 })
 const WINDOW_MS = Number(args.seconds) * 1000
 const WARMUP_MS = Number(args.warmup) * 1000
+const ROUNDS = Math.max(1, Number(args.rounds))
 const FRESHNESS_MS = Number(args['freshness-seconds']) * 1000
 const POOL_EVENTS = 21_000
 const RETRY_KAFKA_MS = 180_000
@@ -139,7 +141,7 @@ async function main(): Promise<void> {
   const n = sample.kafka.flat().length
   out(`events:  ${events.length} distinct (runs of 7: run_start, 5 x step_complete, run_complete), cycled`)
   out(`         ${Math.round(jsonBytes / n)} B JSON, ${Math.round(gzipBytes / n)} B gzipped JSON, ${Math.round(avroBytes / n)} B Avro per event`)
-  out(`window:  ${WARMUP_MS / 1000} s warm-up, then ${WINDOW_MS / 1000} s counted, per measurement; raw then ingest, back to back`)
+  out(`window:  ${WARMUP_MS / 1000} s warm-up, then ${WINDOW_MS / 1000} s counted, per measurement; raw and ingest alternate, ${ROUNDS} rounds`)
   out()
 
   const pids = new Map<string, number | undefined>([
@@ -148,45 +150,52 @@ async function main(): Promise<void> {
     ['broker', localKafkaPid()],
   ])
   const probe = () => cpuSnapshot(pids)
-  const rows: Array<{ setting: Setting; raw: WindowResult<CpuSnapshot>; ingest: WindowResult<CpuSnapshot> }> = []
-  const rawBySize = new Map<string, WindowResult<CpuSnapshot>>()
-  for (const setting of SETTINGS) {
-    const pool = pools.get(setting.batch)!
-    const rawKey = `${setting.batch}x${setting.concurrency}`
-    let raw = rawBySize.get(rawKey)
-    if (!raw) {
-      note(`${setting.label}: raw producer`)
-      raw = await closedLoop({
-        concurrency: setting.concurrency,
-        warmupMs: WARMUP_MS,
-        durationMs: WINDOW_MS,
-        probe,
-        send: async (seq) => {
-          const messages = pool.kafka[seq % pool.kafka.length]!
-          await producer.send(topics[0]!, messages)
-          return messages.length
-        },
-      })
-      rawBySize.set(rawKey, raw)
+  const rows: ThroughputRow[] = SETTINGS.map((setting) => ({ setting, raw: [], ingest: [] }))
+  // Raw and ingest alternate (ABAB...) over the rounds, so a drift in what else runs on the
+  // machine hits both sides alike. The raw figure of a B x C is shared by its gzip setting.
+  for (let round = 1; round <= ROUNDS; round++) {
+    const rawThisRound = new Map<string, WindowResult<CpuSnapshot>>()
+    for (const row of rows) {
+      const { setting } = row
+      const pool = pools.get(setting.batch)!
+      const rawKey = `${setting.batch}x${setting.concurrency}`
+      let raw = rawThisRound.get(rawKey)
+      if (!raw) {
+        note(`round ${round}/${ROUNDS} ${setting.label}: raw producer`)
+        raw = await closedLoop({
+          concurrency: setting.concurrency,
+          warmupMs: WARMUP_MS,
+          durationMs: WINDOW_MS,
+          probe,
+          send: async (seq) => {
+            const messages = pool.kafka[seq % pool.kafka.length]!
+            await producer.send(topics[0]!, messages)
+            return messages.length
+          },
+        })
+        rawThisRound.set(rawKey, raw)
+      }
+      row.raw.push(raw)
+      note(`round ${round}/${ROUNDS} ${setting.label}: POST /ingest`)
+      const headers: Record<string, string> = { authorization: `Bearer ${project.ingest_key}`, 'content-type': 'application/json' }
+      if (setting.gzip) headers['content-encoding'] = 'gzip'
+      row.ingest.push(
+        await closedLoop({
+          concurrency: setting.concurrency,
+          warmupMs: WARMUP_MS,
+          durationMs: WINDOW_MS,
+          probe,
+          send: async (seq) => {
+            const batch = pool.http[seq % pool.http.length]!
+            const res = await http.post('/ingest', headers, setting.gzip ? batch.gzip : batch.json)
+            if (res.status !== 200) throw new Error(`/ingest answered ${res.status}: ${res.text.slice(0, 200)}`)
+            const processed = (JSON.parse(res.text) as { processed?: number }).processed
+            if (processed !== batch.events) throw new Error(`/ingest processed ${processed} of ${batch.events}`)
+            return batch.events
+          },
+        }),
+      )
     }
-    note(`${setting.label}: POST /ingest`)
-    const headers: Record<string, string> = { authorization: `Bearer ${project.ingest_key}`, 'content-type': 'application/json' }
-    if (setting.gzip) headers['content-encoding'] = 'gzip'
-    const viaHttp = await closedLoop({
-      concurrency: setting.concurrency,
-      warmupMs: WARMUP_MS,
-      durationMs: WINDOW_MS,
-      probe,
-      send: async (seq) => {
-        const batch = pool.http[seq % pool.http.length]!
-        const res = await http.post('/ingest', headers, setting.gzip ? batch.gzip : batch.json)
-        if (res.status !== 200) throw new Error(`/ingest answered ${res.status}: ${res.text.slice(0, 200)}`)
-        const processed = (JSON.parse(res.text) as { processed?: number }).processed
-        if (processed !== batch.events) throw new Error(`/ingest processed ${processed} of ${batch.events}`)
-        return batch.events
-      },
-    })
-    rows.push({ setting, raw, ingest: viaHttp })
   }
   printThroughput(rows)
 
@@ -195,7 +204,7 @@ async function main(): Promise<void> {
 
   if (FRESHNESS_MS > 0) {
     const b100 = rows.filter((r) => r.setting.batch === 100 && !r.setting.gzip)
-    const best = Math.max(...(b100.length ? b100 : rows).map((r) => r.ingest.eventsPerSecond))
+    const best = Math.max(...(b100.length ? b100 : rows).map((r) => rate(r.ingest)))
     const rate = args['freshness-rate'] ? Number(args['freshness-rate']) : Math.round(best / 2)
     await freshness(services, adminToken, topics.slice(2), group, tmp, rate)
   }
@@ -203,31 +212,53 @@ async function main(): Promise<void> {
   out(`total bench time ${Math.round((Date.now() - started) / 1000)} s`)
 }
 
-function printThroughput(rows: Array<{ setting: Setting; raw: WindowResult<CpuSnapshot>; ingest: WindowResult<CpuSnapshot> }>): void {
+interface ThroughputRow {
+  setting: Setting
+  /** One window per round. */
+  raw: WindowResult<CpuSnapshot>[]
+  ingest: WindowResult<CpuSnapshot>[]
+}
+
+/** Events per second over all rounds' windows together. */
+function rate(windows: readonly WindowResult<CpuSnapshot>[]): number {
+  return windows.reduce((a, w) => a + w.events, 0) / windows.reduce((a, w) => a + w.seconds, 0)
+}
+
+function printThroughput(rows: readonly ThroughputRow[]): void {
   const f = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-')
   const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-')
-  out('## Throughput (events/s acknowledged by the broker, acks=-1)')
+  const latencies = (windows: readonly WindowResult<CpuSnapshot>[]) => windows.flatMap((w) => w.latenciesMs)
+  out(`## Throughput (events/s acknowledged by the broker, acks=-1; ${ROUNDS} rounds of ${WINDOW_MS / 1000} s each side)`)
   out()
-  out('| setting | raw producer ev/s | POST /ingest ev/s | ingest / raw | ingest p50 ms | ingest p99 ms | raw p50 ms | raw p99 ms |')
-  out('|---|---:|---:|---:|---:|---:|---:|---:|')
+  out('| setting | raw producer ev/s | POST /ingest ev/s | ingest / raw | per round | ingest p50 ms | ingest p99 ms | raw p50 ms | raw p99 ms |')
+  out('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const { setting, raw, ingest } of rows) {
+    const perRound = ingest.map((w, i) => w.eventsPerSecond / raw[i]!.eventsPerSecond)
+    const ingestMs = latencies(ingest)
+    const rawMs = latencies(raw)
     out(
-      `| ${setting.label} | ${f(raw.eventsPerSecond)} | ${f(ingest.eventsPerSecond)} | ${(ingest.eventsPerSecond / raw.eventsPerSecond).toFixed(2)} | ` +
-        `${ms(percentile(ingest.latenciesMs, 0.5))} | ${ms(percentile(ingest.latenciesMs, 0.99))} | ` +
-        `${ms(percentile(raw.latenciesMs, 0.5))} | ${ms(percentile(raw.latenciesMs, 0.99))} |`,
+      `| ${setting.label} | ${f(rate(raw))} | ${f(rate(ingest))} | **${(rate(ingest) / rate(raw)).toFixed(2)}** | ` +
+        `${perRound.map((r) => r.toFixed(2)).join(' ')} | ${ms(percentile(ingestMs, 0.5))} | ${ms(percentile(ingestMs, 0.99))} | ` +
+        `${ms(percentile(rawMs, 0.5))} | ${ms(percentile(rawMs, 0.99))} |`,
     )
   }
   out()
-  out('CPU during each measurement (share of one core; 200 % = both cores of this machine):')
+  out('CPU during the counted windows (share of one core; 200 % = both cores of this machine):')
+  const cpu = (windows: readonly WindowResult<CpuSnapshot>[]) =>
+    cpuShares(
+      windows.map((w) => w.probes),
+      windows.reduce((a, w) => a + w.seconds, 0),
+    )
   for (const { setting, raw, ingest } of rows) {
-    out(`  ${setting.label.padEnd(18)} raw: ${cpuShares(raw.probes[0], raw.probes[1], raw.seconds)}`)
-    out(`  ${''.padEnd(18)} ingest: ${cpuShares(ingest.probes[0], ingest.probes[1], ingest.seconds)}`)
+    out(`  ${setting.label.padEnd(17)} raw:    ${cpu(raw)}`)
+    out(`  ${''.padEnd(17)} ingest: ${cpu(ingest)}`)
   }
-  const failures = rows.flatMap(({ setting, raw, ingest }) => [
-    ...(raw.failures ? [`${setting.label} raw: ${raw.failures} failed sends, first: ${raw.firstFailure}`] : []),
-    ...(ingest.failures ? [`${setting.label} ingest: ${ingest.failures} failed requests, first: ${ingest.firstFailure}`] : []),
-  ])
-  for (const line of failures) out(`FAILURES ${line}`)
+  for (const { setting, raw, ingest } of rows) {
+    for (const [side, windows] of [['raw', raw], ['ingest', ingest]] as const) {
+      const failed = windows.reduce((a, w) => a + w.failures, 0)
+      if (failed > 0) out(`FAILURES ${setting.label} ${side}: ${failed} failed, first: ${windows.find((w) => w.firstFailure)?.firstFailure}`)
+    }
+  }
   out()
 }
 
@@ -275,6 +306,8 @@ async function freshness(services: ServiceUrls, adminToken: string, topics: stri
   ])
   const before = cpuSnapshot(pids)
   const t0 = performance.now()
+  let cpu = ''
+  let lagTotal: number | undefined
   const r = await measureFreshness({
     ...o,
     eventsPerSecond: rate,
@@ -285,10 +318,12 @@ async function freshness(services: ServiceUrls, adminToken: string, topics: stri
     maxInFlight: 16,
     sampleTimeoutMs: 30_000,
     seed: 20260302,
+    onLoadEnd: async () => {
+      cpu = cpuShares([[before, cpuSnapshot(pids)]], (performance.now() - t0) / 1000)
+      const lag = await queryHttp.get('/api/ops/lag', { authorization: `Bearer ${adminToken}` })
+      if (lag.status === 200) lagTotal = (JSON.parse(lag.text) as Array<{ lag: number }>).reduce((a, p) => a + p.lag, 0)
+    },
   })
-  const cpu = cpuShares(before, cpuSnapshot(pids), (performance.now() - t0) / 1000)
-  const lag = await queryHttp.get('/api/ops/lag', { authorization: `Bearer ${adminToken}` })
-  const lagTotal = lag.status === 200 ? (JSON.parse(lag.text) as Array<{ lag: number }>).reduce((a, p) => a + p.lag, 0) : undefined
 
   const all = freshnessFigures(r.samples)
   const half = FRESHNESS_MS / 2
@@ -306,7 +341,7 @@ async function freshness(services: ServiceUrls, adminToken: string, topics: stri
   out(`| ${all.count} | ${ms(all.p50)} | ${ms(all.p99)} | ${ms(all.max)} | ${r.timeouts} |`)
   out()
   out(`first half p50 ${ms(first.p50)} ms (n=${first.count}), second half p50 ${ms(second.p50)} ms (n=${second.count}): a rise means the processor falls behind`)
-  out(`consumer lag right after the load: ${lagTotal ?? 'unknown'} messages; ${r.polls} polls of /runs/{id}`)
+  out(`consumer lag when the last batch was acknowledged: ${lagTotal ?? 'unknown'} messages; ${r.polls} polls of /runs/{id}`)
   out(`CPU during the load: ${cpu}`)
 
   await processor.stop()

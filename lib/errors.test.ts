@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs'
+import { STATUS_CODES } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import * as errors from './errors.ts'
+import { createHttpApp } from './http/create-http-app.ts'
+import { createLogger } from './logger.ts'
+import { createMetrics } from './metrics.ts'
 
 // docs/errors.md and lib/errors.ts describe the same codes; this test fails as soon as they drift.
 const DOC_PATH = new URL('../docs/errors.md', import.meta.url)
@@ -96,5 +100,24 @@ describe('lib/errors.ts', () => {
     expect(new errors.PayloadTooLargeError(65536).message).toBe('Body exceeds 65536 bytes as sent')
     expect(new errors.BatchTooLargeError(11, 10).message).toBe('Batch has 11 events; the limit is 10')
     expect(new errors.DecompressedTooLargeError(1024).message).toBe('Body exceeds 1024 bytes once decompressed')
+  })
+
+  // Regression: the error handler knew the reason phrases of a fixed list of statuses, so a 409
+  // (SLUICE_ERR_CONFLICT) went out as {"error": "Error"}.
+  it('reaches the client in the contract shape with the status and its reason phrase', async () => {
+    const app = createHttpApp({ logger: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }), bodyLimit: 1024 })
+    const codes = definedRequestCodes()
+    app.get<{ Params: { name: string } }>('/throw/:name', async (request) => {
+      throw new (errors[request.params.name as keyof typeof errors] as new (...args: unknown[]) => Error)('x', 1, 2)
+    })
+    try {
+      for (const { exportName, code, status } of codes) {
+        const res = await app.inject({ method: 'GET', url: `/throw/${exportName}` })
+        expect(res.statusCode, code).toBe(status)
+        expect(res.json(), code).toEqual({ statusCode: status, error: STATUS_CODES[status], code, message: expect.any(String) })
+      }
+    } finally {
+      await app.close()
+    }
   })
 })

@@ -17,6 +17,8 @@ export const ForbiddenKeyError = createError(
 )
 export const NoValidEventsError = createError('SLUICE_ERR_NO_VALID_EVENTS', 'No event in the batch is valid (%d rejected)', 400)
 export const ValidationError = createError('SLUICE_ERR_VALIDATION', '%s', 400)
+export const InvalidConditionError = createError('SLUICE_ERR_INVALID_CONDITION', '%s', 400)
+export const ConflictError = createError('SLUICE_ERR_CONFLICT', '%s', 409)
 export const InvalidCursorError = createError('SLUICE_ERR_INVALID_CURSOR', 'The cursor is not one this API issued', 400)
 export const PayloadTooLargeError = createError('SLUICE_ERR_PAYLOAD_TOO_LARGE', 'Body exceeds %d bytes as sent', 413)
 export const DecompressedTooLargeError = createError(

@@ -53,15 +53,17 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
   }
 
   async function fromRawSteps(projectId: string, pipeline: string, from: number, to: number) {
-    const runs = await select<{ run_id: string; name: string; started_at: number }>(
-      `SELECT run_id, name, toUnixTimestamp64Milli(started_at) AS started_at FROM ${t.runStarts} FINAL
+    // TRICKY: the alias must not be `started_at`: ClickHouse resolves WHERE names to SELECT aliases
+    // first, which would compare epoch milliseconds with a DateTime64 and match no run.
+    const runs = await select<{ run_id: string; name: string; started_ms: number }>(
+      `SELECT run_id, name, toUnixTimestamp64Milli(started_at) AS started_ms FROM ${t.runStarts} FINAL
        WHERE project_id = {p:String} AND name = {n:String}
          AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
       { p: projectId, n: pipeline, from, to },
     )
     const byStep = new Map<string, FunnelAccumulator>()
     if (runs.length === 0) return byStep
-    const runById = new Map(runs.map((r) => [r.run_id, { name: r.name, started_at: Number(r.started_at) }]))
+    const runById = new Map(runs.map((r) => [r.run_id, { name: r.name, started_at: Number(r.started_ms) }]))
     const steps = await select<{
       run_id: string
       name: string

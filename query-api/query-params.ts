@@ -21,10 +21,20 @@ export const limitParam = z.coerce.number().int().min(1).max(1000).default(100)
 
 /** Parses a query string with zod; a bad parameter is a 400 naming it. */
 export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
-  const parsed = schema.safeParse(query)
+  return parseWith(schema, query, 'query')
+}
+
+/** Parses a JSON body with zod; a bad field is a 400 naming it (unknown fields included). */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  return parseWith(schema, body, 'body')
+}
+
+function parseWith<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {
+  const parsed = schema.safeParse(input)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
-    throw new ValidationError(`${issue.path.join('.') || 'query'}: ${issue.message}`)
+    const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : ''
+    throw new ValidationError(`${issue.path.join('.') || what}: ${issue.message}${keys}`)
   }
   return parsed.data
 }

@@ -201,7 +201,7 @@ PROBE_PID=""
 # fail_start <message>: prints the broker log tail; stops the broker if this run started it.
 fail_start() {
   log_tail
-  [[ -n "$PROBE_PID" ]] && kill "$PROBE_PID" 2>/dev/null
+  [[ -z "$PROBE_PID" ]] || kill "$PROBE_PID" 2>/dev/null || true
   if [[ -n "$STARTED_PID" ]] && kill -0 "$STARTED_PID" 2>/dev/null; then
     log "$TAG" "stopping the broker this run started (pid $STARTED_PID)"
     stop_pid "$TAG" "$STARTED_PID" 15
@@ -222,7 +222,7 @@ wait_ready() {
   PROBE_PID=$!
   while kill -0 "$PROBE_PID" 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      kill "$PROBE_PID" 2>/dev/null
+      kill "$PROBE_PID" 2>/dev/null || true
       wait "$PROBE_PID" 2>/dev/null || true
       PROBE_PID=""
       JVM_STATUS=0

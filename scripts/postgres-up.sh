@@ -94,6 +94,9 @@ main() {
   local t0
   t0="$(now_ms)"
   pg_layout
+  if [[ "$PG_BASE" != "$SLUICE_STATE/postgres" ]]; then
+    log "$TAG" "the postgres user cannot reach $SLUICE_STATE; the cluster lives in $PG_BASE"
+  fi
   choose_bindir
   mkdir -p "$PG_BASE" "$PG_SOCK"
   if ((${#AS_PG[@]} > 0)); then

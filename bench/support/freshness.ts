@@ -20,6 +20,8 @@ export interface FreshnessOptions {
   maxInFlight: number
   sampleTimeoutMs: number
   seed: number
+  /** Runs once the last batch is acknowledged, before the outstanding samples finish. */
+  onLoadEnd?: () => Promise<void>
 }
 
 export interface FreshnessResult {
@@ -106,6 +108,7 @@ export async function measureFreshness(o: FreshnessOptions): Promise<FreshnessRe
   }
   await Promise.all(inFlight)
   result.acknowledgedEventsPerSecond = acknowledged / ((performance.now() - t0) / 1000)
+  await o.onLoadEnd?.()
   await Promise.all(pollers)
   return result
 }

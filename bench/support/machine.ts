@@ -85,22 +85,27 @@ export function cpuSnapshot(pids: ReadonlyMap<string, number | undefined>): CpuS
 }
 
 /**
- * Share of one core each process used between two snapshots, e.g. `ingest 97%`, then `others`:
- * what the rest of the machine (other users of a shared box, the kernel) used meanwhile.
+ * Share of one core each process used over one or more [from, to] snapshot pairs, e.g.
+ * `ingest 97%`, then `others`: what the rest of the machine (other users of a shared box, the
+ * kernel's network work) used meanwhile.
  */
-export function cpuShares(from: CpuSnapshot, to: CpuSnapshot, seconds: number): string {
+export function cpuShares(windows: ReadonlyArray<readonly [CpuSnapshot, CpuSnapshot]>, seconds: number): string {
+  const used = new Map<string, number>()
+  for (const [from, to] of windows) {
+    for (const [name, before] of from) {
+      const after = to.get(name)
+      if (before === undefined || after === undefined) continue
+      used.set(name, (used.get(name) ?? 0) + after - before)
+    }
+  }
   const parts: string[] = []
   let ours = 0
-  for (const [name, before] of from) {
-    const after = to.get(name)
-    if (name === MACHINE || before === undefined || after === undefined) continue
-    ours += after - before
-    parts.push(`${name} ${Math.round(((after - before) / seconds) * 100)}%`)
+  for (const [name, cpu] of used) {
+    if (name === MACHINE) continue
+    ours += cpu
+    parts.push(`${name} ${Math.round((cpu / seconds) * 100)}%`)
   }
-  const before = from.get(MACHINE)
-  const after = to.get(MACHINE)
-  if (before !== undefined && after !== undefined) {
-    parts.push(`others ${Math.max(0, Math.round(((after - before - ours) / seconds) * 100))}%`)
-  }
+  const machine = used.get(MACHINE)
+  if (machine !== undefined) parts.push(`others ${Math.max(0, Math.round(((machine - ours) / seconds) * 100))}%`)
   return parts.join(', ')
 }

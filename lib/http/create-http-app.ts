@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
 import { InternalError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError, InvalidJsonError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
@@ -75,7 +76,7 @@ export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyL
 }
 
 function errorBody(error: { code?: string; message: string }, statusCode: number) {
-  return { statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', code: error.code ?? 'SLUICE_ERR_INTERNAL', message: error.message }
+  return { statusCode, error: STATUS_TEXT[statusCode] ?? STATUS_CODES[statusCode] ?? 'Error', code: error.code ?? 'SLUICE_ERR_INTERNAL', message: error.message }
 }
 
 /** Fastify's own errors, re-issued with Sluice codes so clients see one vocabulary. */

@@ -1,0 +1,56 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { z } from 'zod'
+import { NotFoundError } from '../../lib/errors.ts'
+import type { ComplaintStore } from '../complaint-store.ts'
+import { decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
+
+const STATUSES = ['open', 'acknowledged', 'resolved'] as const
+const listQuery = z.object({
+  status: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.enum(STATUSES))
+    .optional(),
+  limit: limitParam,
+  cursor: z.string().max(200).optional(),
+})
+const listCursor = z.tuple([z.string(), z.string()])
+const patchBody = z.strictObject({
+  status: z.enum(STATUSES),
+  note: z.string().max(10_000).nullable().optional(),
+})
+
+/**
+ * Complaints (query key). `GET /api/complaints/{id}` takes a project id (the list) or a complaint
+ * id (one complaint): both are UUIDs made by Sluice, so one never passes for the other.
+ */
+export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore }> = async (app, { complaints }) => {
+  const auth = { preHandler: app.requireKey('query') }
+
+  app.get<{ Params: { id: string } }>('/api/complaints/:id', auth, async (request, reply) => {
+    if (request.params.id === request.projectId) {
+      const q = parseQuery(listQuery, request.query)
+      const page = await complaints.list(request.projectId, { status: q.status, limit: q.limit + 1, after: decodeCursor(listCursor, q.cursor) })
+      const items = page.slice(0, q.limit)
+      const last = items[items.length - 1]
+      if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, encodeCursor([last.created_at, last.id])))
+      return items
+    }
+    const complaint = await complaints.get(request.projectId, request.params.id)
+    if (!complaint) throw new NotFoundError('Complaint')
+    return complaint
+  })
+
+  app.patch<{ Params: { id: string } }>('/api/complaints/:id', auth, async (request) => {
+    const change = parseBody(patchBody, request.body)
+    const updated = await complaints.update(request.projectId, request.params.id, change)
+    if (!updated) throw new NotFoundError('Complaint')
+    return updated
+  })
+
+  app.get<{ Params: { id: string } }>('/api/complaints/:id/deliveries', auth, async (request) => {
+    const complaint = await complaints.get(request.projectId, request.params.id)
+    if (!complaint) throw new NotFoundError('Complaint')
+    return complaints.deliveries(request.projectId, complaint.id)
+  })
+}

@@ -1,0 +1,53 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { z } from 'zod'
+import { InvalidConditionError, NotFoundError } from '../../lib/errors.ts'
+import { conditionProblem, createReactionBody, patchReactionBody, type ReactionInput } from '../../lib/reactions/reaction-schema.ts'
+import type { ReactionStore } from '../../lib/reactions/reaction-store.ts'
+import { decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
+
+const listQuery = z.object({ limit: limitParam, cursor: z.string().max(200).optional() })
+const listCursor = z.tuple([z.string(), z.string()])
+
+function checkConditions(input: Pick<ReactionInput, 'conditions'>): void {
+  const problem = conditionProblem(input.conditions)
+  if (problem) throw new InvalidConditionError(problem)
+}
+
+/** Reactions CRUD (query key). Another project's reaction or project id is a 404. */
+export const reactionsRoutes: FastifyPluginAsync<{ reactions: ReactionStore }> = async (app, { reactions }) => {
+  const auth = { preHandler: app.requireKey('query') }
+
+  app.post('/api/reactions', auth, async (request, reply) => {
+    const body = parseBody(createReactionBody, request.body)
+    if (body.project_id !== undefined && body.project_id !== request.projectId) throw new NotFoundError('Project')
+    checkConditions(body)
+    return reply.status(201).send(await reactions.create(request.projectId, body))
+  })
+
+  app.get<{ Params: { project_id: string } }>('/api/reactions/:project_id', auth, async (request, reply) => {
+    if (request.params.project_id !== request.projectId) throw new NotFoundError('Project')
+    const q = parseQuery(listQuery, request.query)
+    const after = decodeCursor(listCursor, q.cursor)
+    const page = await reactions.list(request.projectId, { limit: q.limit + 1, after })
+    const items = page.slice(0, q.limit)
+    const last = items[items.length - 1]
+    if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, encodeCursor([last.created_at, last.id])))
+    return items
+  })
+
+  app.patch<{ Params: { id: string } }>('/api/reactions/:id', auth, async (request) => {
+    const patch = parseBody(patchReactionBody, request.body)
+    const current = await reactions.get(request.projectId, request.params.id)
+    if (!current) throw new NotFoundError('Reaction')
+    const next: ReactionInput = { ...current, ...patch }
+    checkConditions(next)
+    const updated = await reactions.update(request.projectId, current.id, next)
+    if (!updated) throw new NotFoundError('Reaction')
+    return updated
+  })
+
+  app.delete<{ Params: { id: string } }>('/api/reactions/:id', auth, async (request, reply) => {
+    if (!(await reactions.remove(request.projectId, request.params.id))) throw new NotFoundError('Reaction')
+    return reply.status(204).send()
+  })
+}
