@@ -29,7 +29,7 @@ import { ensureServices, type ServiceUrls } from '../scripts/local-services.ts'
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile-summary.ts'
 import { freshnessFigures, measureFreshness, warmUpPipeline } from './support/freshness.ts'
 import { closedLoop, createHttpClient, percentile, sleep, type WindowResult } from './support/load.ts'
-import { cpuShares, cpuSnapshot, describeMachine, localKafkaPid, type CpuSnapshot } from './support/machine.ts'
+import { cpuShares, cpuSnapshot, cpuUsed, describeMachine, localKafkaPid, type CpuSnapshot } from './support/machine.ts'
 import { startSluiceChild, type SluiceChild } from './support/sluice-child.ts'
 import { chunk, generateRuns, toHttpBatch, toKafkaMessages, type HttpBatch } from './support/workload.ts'
 
@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     /** Offered freshness load in events/s; default half the best B=100 ingest figure. */
     'freshness-rate': { type: 'string' },
     profile: { type: 'boolean', default: false },
+    /** Extra node flags for the ingest child of the throughput part, e.g. "--max-semi-space-size=64". */
+    'ingest-node-flags': { type: 'string' },
     /** LOG_LEVEL of the children (their logs are in the temporary directory). */
     'log-level': { type: 'string', default: 'warn' },
     /** Keep the temporary directory (children's logs) instead of deleting it. */
@@ -99,7 +101,11 @@ async function main(): Promise<void> {
   cleanups.push([
     'bench topics and group',
     async () => {
-      await admin.deleteTopics({ topics, timeout: 10_000 }).catch((err: unknown) => note(`could not delete topics: ${String(err)}`))
+      const existing = new Set(await admin.listTopics())
+      const ours = topics.filter((t) => existing.has(t))
+      if (ours.length > 0) {
+        await admin.deleteTopics({ topics: ours, timeout: 10_000 }).catch((err: unknown) => note(`could not delete topics: ${String(err)}`))
+      }
       await admin.deleteGroups([group]).catch(() => {})
       await admin.disconnect()
     },
@@ -112,7 +118,10 @@ async function main(): Promise<void> {
     roles: ['ingest'],
     env,
     logFile: path.join(tmp, 'ingest.log'),
-    nodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    nodeArgs: [
+      ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ...(args['ingest-node-flags']?.split(/\s+/).filter(Boolean) ?? []),
+    ],
   })
   const http = createHttpClient(ingest.url, { maxSockets: Math.max(...SETTINGS.map((s) => s.concurrency)) })
   cleanups.push(['ingest HTTP client', async () => http.close()])
@@ -204,9 +213,9 @@ async function main(): Promise<void> {
 
   if (FRESHNESS_MS > 0) {
     const b100 = rows.filter((r) => r.setting.batch === 100 && !r.setting.gzip)
-    const best = Math.max(...(b100.length ? b100 : rows).map((r) => rate(r.ingest)))
-    const rate = args['freshness-rate'] ? Number(args['freshness-rate']) : Math.round(best / 2)
-    await freshness(services, adminToken, topics.slice(2), group, tmp, rate)
+    const best = Math.max(...(b100.length ? b100 : rows).map((r) => rateOf(r.ingest)))
+    const offered = args['freshness-rate'] ? Number(args['freshness-rate']) : Math.round(best / 2)
+    await freshness(services, adminToken, topics.slice(2), group, tmp, offered)
   }
   out()
   out(`total bench time ${Math.round((Date.now() - started) / 1000)} s`)
@@ -220,7 +229,7 @@ interface ThroughputRow {
 }
 
 /** Events per second over all rounds' windows together. */
-function rate(windows: readonly WindowResult<CpuSnapshot>[]): number {
+function rateOf(windows: readonly WindowResult<CpuSnapshot>[]): number {
   return windows.reduce((a, w) => a + w.events, 0) / windows.reduce((a, w) => a + w.seconds, 0)
 }
 
@@ -228,18 +237,27 @@ function printThroughput(rows: readonly ThroughputRow[]): void {
   const f = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-')
   const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-')
   const latencies = (windows: readonly WindowResult<CpuSnapshot>[]) => windows.flatMap((w) => w.latenciesMs)
+  // CPU per event does not depend on how much CPU the rest of a shared machine left us.
+  const us = (windows: readonly WindowResult<CpuSnapshot>[], name: string) => {
+    const seconds = cpuUsed(
+      windows.map((w) => w.probes),
+      name,
+    )
+    const events = windows.reduce((a, w) => a + w.events, 0)
+    return seconds === undefined || events === 0 ? '-' : ((seconds * 1e6) / events).toFixed(0)
+  }
   out(`## Throughput (events/s acknowledged by the broker, acks=-1; ${ROUNDS} rounds of ${WINDOW_MS / 1000} s each side)`)
   out()
-  out('| setting | raw producer ev/s | POST /ingest ev/s | ingest / raw | per round | ingest p50 ms | ingest p99 ms | raw p50 ms | raw p99 ms |')
-  out('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+  out('| setting | raw producer ev/s | POST /ingest ev/s | ingest / raw | per round | ingest p50 ms | ingest p99 ms | raw p50 ms | raw p99 ms | CPU µs/event raw (client) | CPU µs/event ingest (server) |')
+  out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const { setting, raw, ingest } of rows) {
     const perRound = ingest.map((w, i) => w.eventsPerSecond / raw[i]!.eventsPerSecond)
     const ingestMs = latencies(ingest)
     const rawMs = latencies(raw)
     out(
-      `| ${setting.label} | ${f(rate(raw))} | ${f(rate(ingest))} | **${(rate(ingest) / rate(raw)).toFixed(2)}** | ` +
+      `| ${setting.label} | ${f(rateOf(raw))} | ${f(rateOf(ingest))} | **${(rateOf(ingest) / rateOf(raw)).toFixed(2)}** | ` +
         `${perRound.map((r) => r.toFixed(2)).join(' ')} | ${ms(percentile(ingestMs, 0.5))} | ${ms(percentile(ingestMs, 0.99))} | ` +
-        `${ms(percentile(rawMs, 0.5))} | ${ms(percentile(rawMs, 0.99))} |`,
+        `${ms(percentile(rawMs, 0.5))} | ${ms(percentile(rawMs, 0.99))} | ${us(raw, 'client')} | ${us(ingest, 'ingest')} |`,
     )
   }
   out()

@@ -5,10 +5,11 @@ import { createBatchAcceptor } from './batch-acceptor.ts'
 import { registerJsonBodyParser } from './json-body-parser.ts'
 import { createRateLimiter } from './rate-limiter.ts'
 import { ingestRoute } from './routes/ingest-route.ts'
+import { logsRoute } from './routes/logs-route.ts'
 import { projectsRoute } from './routes/projects-route.ts'
 
 /**
- * The ingest role's routes: `POST /ingest` and `POST /api/projects`. Register on an app made by
+ * The ingest role's routes: `POST /ingest`, `POST /api/logs` and `POST /api/projects`. Register on an app made by
  * `createHttpApp` with the auth plugin (see `build` and server.ts).
  *
  * @example
@@ -32,6 +33,7 @@ export const ingestRoutes: FastifyPluginAsync<{ services: Services }> = async (a
     logger,
   })
   await app.register(ingestRoute, { accept })
+  await app.register(logsRoute, { accept })
   await app.register(projectsRoute, { pg: services.pg })
 }
 

@@ -17,12 +17,11 @@ interface ErrorBody {
   errors?: Array<{ index: number; id: string | null; code: string; message: string }>
 }
 
-const runStart = (over: Record<string, unknown> = {}) => ({
+const runStart = () => ({
   id: randomUUID(),
   type: 'run_start',
   timestamp: new Date().toISOString(),
   data: { run_id: randomUUID(), name: 'recs', tags: { env: 'test' } },
-  ...over,
 })
 const goodEvents = (n: number) => Array.from({ length: n }, () => runStart())
 

@@ -37,7 +37,7 @@ export function dependenciesOf(roles: Config['roles']): ReadonlySet<Dependency> 
   const deps = new Set<Dependency>(['kafka'])
   if (roles.includes('ingest')) deps.add('postgres').add('redis')
   if (roles.includes('query')) deps.add('postgres').add('clickhouse')
-  if (roles.includes('processor')) deps.add('clickhouse')
+  if (roles.includes('processor')) deps.add('clickhouse').add('postgres').add('redis')
   return deps
 }
 

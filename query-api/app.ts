@@ -1,19 +1,28 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { createRoleApp } from '../lib/http/create-role-app.ts'
 import type { Services } from '../lib/services.ts'
+import { createReactionStore } from '../lib/reactions/reaction-store.ts'
+import { createComplaintStore } from './complaint-store.ts'
 import { createFunnelReader } from './funnel-reader.ts'
+import { createLogReader } from './log-reader.ts'
 import { createRunReader } from './run-reader.ts'
 import { analyzeRoute } from './routes/analyze-route.ts'
+import { complaintsRoutes } from './routes/complaints-routes.ts'
+import { logsRoutes } from './routes/logs-routes.ts'
 import { pipelinesRoute } from './routes/pipelines-route.ts'
+import { reactionsRoutes } from './routes/reactions-routes.ts'
 import { runsRoutes } from './routes/runs-routes.ts'
 
-/** The query role's routes: runs, steps, run analysis and pipeline funnels, read from ClickHouse. */
+/** The query role's routes: runs, steps, funnels and logs (ClickHouse); reactions and complaints (Postgres). */
 export const queryRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   const runs = createRunReader({ client: services.clickhouse, tables: services.tables })
   const funnels = createFunnelReader({ client: services.clickhouse, tables: services.tables })
   await app.register(runsRoutes, { runs })
   await app.register(analyzeRoute, { runs })
   await app.register(pipelinesRoute, { funnels })
+  await app.register(logsRoutes, { logs: createLogReader({ client: services.clickhouse, tables: services.tables }) })
+  await app.register(reactionsRoutes, { reactions: createReactionStore(services.pg) })
+  await app.register(complaintsRoutes, { complaints: createComplaintStore(services.pg) })
 }
 
 /** The query role alone, built and ready, not listening. */

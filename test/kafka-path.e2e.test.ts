@@ -97,9 +97,13 @@ describe('the path through Kafka', () => {
     expect(analysis.status).toBe(200)
     expect(analysis.body.run.status).toBe(run.status.toUpperCase())
 
-    const letters = await readTopic(kafka, sluice.config.kafka.deadLetterTopic, (s) => s.length >= 2)
-    expect(letters).toHaveLength(2)
-    expect(letters.map((l) => l.headers['x-sluice-dlq-reason']).sort()).toEqual(['bad_magic', 'unknown_fingerprint'])
+    // Each processor (its own consumer group) parks what it could not read, saying which it is.
+    const letters = await readTopic(kafka, sluice.config.kafka.deadLetterTopic, (s) => s.length >= 6)
+    expect(letters).toHaveLength(6)
+    for (const processor of ['logs', 'reactions', 'runs-funnel']) {
+      const mine = letters.filter((l) => l.headers['x-sluice-dlq-processor'] === processor)
+      expect(mine.map((l) => l.headers['x-sluice-dlq-reason']).sort()).toEqual(['bad_magic', 'unknown_fingerprint'])
+    }
     expect(letters.find((l) => l.headers['x-request-id'] === 'poison-1')?.value.toString()).toBe('definitely not avro')
     expect(letters.every((l) => l.headers['x-sluice-source-topic'] === sluice.config.kafka.eventsTopic)).toBe(true)
 
@@ -114,8 +118,10 @@ describe('the path through Kafka', () => {
       { key: 'test-admin-token-0123456789' },
     )
     expect(lag.status).toBe(200)
-    expect(lag.body.map((r) => r.partition)).toEqual([0, 1, 2])
-    expect(lag.body.every((r) => r.group === sluice.config.processor.runsFunnelGroup && r.lag === 0)).toBe(true)
+    const { runsFunnelGroup, logsGroup, reactionsGroup } = sluice.config.processor
+    const expectedRows = [logsGroup, reactionsGroup, runsFunnelGroup].sort().flatMap((group) => [0, 1, 2].map((partition) => ({ group, partition })))
+    expect(lag.body.map((r) => ({ group: r.group, partition: r.partition }))).toEqual(expectedRows)
+    expect(lag.body.every((r) => r.lag === 0)).toBe(true)
     expect(lag.body.reduce((a, r) => a + r.end_offset, 0)).toBeGreaterThan(0)
     const metrics = await sluice.get<string>('/metrics')
     expect(metrics.body).toContain(`kafka_consumergroup_lag{group="${sluice.config.processor.runsFunnelGroup}"`)

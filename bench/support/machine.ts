@@ -84,6 +84,18 @@ export function cpuSnapshot(pids: ReadonlyMap<string, number | undefined>): CpuS
   return snapshot
 }
 
+/** CPU seconds one named process used over one or more [from, to] snapshot pairs. */
+export function cpuUsed(windows: ReadonlyArray<readonly [CpuSnapshot, CpuSnapshot]>, name: string): number | undefined {
+  let total = 0
+  for (const [from, to] of windows) {
+    const before = from.get(name)
+    const after = to.get(name)
+    if (before === undefined || after === undefined) return undefined
+    total += after - before
+  }
+  return total
+}
+
 /**
  * Share of one core each process used over one or more [from, to] snapshot pairs, e.g.
  * `ingest 97%`, then `others`: what the rest of the machine (other users of a shared box, the

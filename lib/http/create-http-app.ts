@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
-import { InternalError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError, InvalidJsonError } from '../errors.ts'
+import { InternalError, InvalidBodyError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError, InvalidJsonError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 
@@ -90,6 +90,8 @@ function mapFrameworkError(error: FastifyError & { retryAfterSeconds?: number; e
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new InvalidJsonError('empty or malformed body')
     default:
+      // Any other framework 400 (bad Content-Length, malformed URL...) still gets a Sluice code.
+      if (error.code?.startsWith('FST_') && error.statusCode === 400) return new InvalidBodyError(error.message)
       return error
   }
 }

@@ -10,7 +10,8 @@ export type RoutePlugin = FastifyPluginAsync<{ services: Services }>
 
 /** Every consumer group a Sluice deployment runs, for lag reporting. */
 export function sluiceConsumerGroups(config: Config) {
-  return [{ group: config.processor.runsFunnelGroup, topics: [config.kafka.eventsTopic] }]
+  const topics = [config.kafka.eventsTopic]
+  return [config.processor.runsFunnelGroup, config.processor.logsGroup, config.processor.reactionsGroup].map((group) => ({ group, topics }))
 }
 
 /**

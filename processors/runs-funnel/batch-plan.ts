@@ -1,15 +1,8 @@
 import type { EventEnvelope, RunCompletePayload, RunStartPayload, StepCompletePayload } from '../../lib/event-types.ts'
 import { stepContribution as contribution, type FunnelContribution } from '../../lib/funnel-math.ts'
+import { isResend as isDuplicate, processedBefore as before, type KafkaPosition, type PositionedEvent } from '../positioned-events.ts'
 
-/** Where an event sits in Kafka: its identity for "first occurrence wins". */
-export interface KafkaPosition {
-  partition: number
-  offset: number
-}
-
-export interface PositionedEvent extends KafkaPosition {
-  event: EventEnvelope
-}
+export type { KafkaPosition, PositionedEvent }
 
 export interface KnownRunStart extends KafkaPosition {
   project_id: string
@@ -148,17 +141,6 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
     }
   }
   return plan
-}
-
-/** A row stored from an earlier position means this event is a resend; the same position is a replay. */
-function isDuplicate(existing: KafkaPosition | undefined, me: KafkaPosition): boolean {
-  if (!existing) return false
-  return existing.partition !== me.partition || existing.offset < me.offset
-}
-
-/** Whether `a` was processed before `b`. Positions on other partitions count as earlier. */
-function before(a: KafkaPosition, b: KafkaPosition): boolean {
-  return a.partition !== b.partition || a.offset < b.offset
 }
 
 function key(projectId: string, id: string): string {

@@ -1,9 +1,10 @@
-import { UndecodableEventError, type EventCodec } from '../../lib/avro/event-codec.ts'
+import type { EventCodec } from '../../lib/avro/event-codec.ts'
 import type { EventConsumer, ConsumedBatch } from '../../lib/kafka/event-consumer.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { Metrics } from '../../lib/metrics.ts'
-import type { DeadLetter, DeadLetterSink } from '../dead-letter.ts'
-import { planBatch, type PositionedEvent } from './batch-plan.ts'
+import type { DeadLetterSink } from '../dead-letter.ts'
+import { decodeBatch } from '../positioned-events.ts'
+import { planBatch } from './batch-plan.ts'
 import type { FunnelStore } from './funnel-store.ts'
 
 const PROCESSOR = 'runs-funnel'
@@ -49,17 +50,7 @@ export function createRunsFunnelProcessor(deps: {
       return
     }
 
-    const events: PositionedEvent[] = []
-    const letters: DeadLetter[] = []
-    for (const message of fresh) {
-      try {
-        if (!message.value) throw new UndecodableEventError('empty', 'message has no value')
-        events.push({ partition, offset: Number(message.offset), event: await codec.decode(message.value) })
-      } catch (err) {
-        if (!(err instanceof UndecodableEventError)) throw err
-        letters.push({ message, reason: err.reason, error: err.message })
-      }
-    }
+    const { events, letters } = await decodeBatch(codec, { partition, messages: fresh })
     await deadLetter({ topic, partition }, letters)
 
     const projectIds = [...new Set(events.map((e) => e.event.project_id))]
