@@ -339,7 +339,11 @@ async function freshness(services: ServiceUrls, adminToken: string, topics: stri
     onLoadEnd: async () => {
       cpu = cpuShares([[before, cpuSnapshot(pids)]], (performance.now() - t0) / 1000)
       const lag = await queryHttp.get('/api/ops/lag', { authorization: `Bearer ${adminToken}` })
-      if (lag.status === 200) lagTotal = (JSON.parse(lag.text) as Array<{ lag: number }>).reduce((a, p) => a + p.lag, 0)
+      if (lag.status === 200) {
+        const partitions = JSON.parse(lag.text) as Array<{ partition: number; committed_offset: number; end_offset: number; lag: number }>
+        lagTotal = partitions.reduce((a, p) => a + p.lag, 0)
+        note(`lag by partition (committed/end): ${partitions.map((p) => `${p.partition}: ${p.committed_offset}/${p.end_offset}`).join(', ')}`)
+      }
     },
   })
 

@@ -102,7 +102,7 @@ export function createLogReader(options: { client: ClickHouseClient; tables: Cli
     async stats(projectId: string, f: { intervalSeconds: number; from: number; to: number; service?: string | undefined }) {
       const { clauses, params } = where(projectId, { from: f.from, to: f.to, service: f.service })
       const rs = await client.query({
-        query: `SELECT toUnixTimestamp64Milli(toStartOfInterval(timestamp, toIntervalSecond({step:UInt32}))) AS ts, level, count() AS count
+        query: `SELECT toUnixTimestamp(toStartOfInterval(timestamp, toIntervalSecond({step:UInt32}))) * 1000 AS ts, level, count() AS count
                 FROM ${t.logs} FINAL WHERE ${clauses.join(' AND ')}
                 GROUP BY ts, level ORDER BY ts, level`,
         query_params: { ...params, step: f.intervalSeconds },

@@ -147,6 +147,27 @@ describe('planBatch', () => {
     expect(replay.contributions).toHaveLength(1)
   })
 
+  it('replays a crashed batch whose step came before its run_start: the step counts once', () => {
+    const run = randomUUID()
+    const stepId = randomUUID()
+    const known: KnownState = {
+      runStarts: [{ project_id: P, run_id: run, name: 'recs', started_at: T0, partition: 0, offset: 9 }],
+      steps: [storedStep(run, stepId, 5)],
+      completions: [],
+    }
+    const replay = planBatch([step(run, stepId, 5), runStart(run, 9)], known)
+    expect(replay.duplicates).toBe(0)
+    expect(replay.contributions).toHaveLength(1)
+  })
+
+  it('counts a stored step once when the store returns two copies of its row (a replay wrote it again)', () => {
+    const run = randomUUID()
+    const stepId = randomUUID()
+    const known: KnownState = { runStarts: [], steps: [storedStep(run, stepId, 4), storedStep(run, stepId, 4)], completions: [] }
+    const plan = planBatch([runStart(run, 20)], known)
+    expect(plan.contributions).toHaveLength(1)
+  })
+
   it('orders by offset whatever order the events are given in', () => {
     const run = randomUUID()
     const plan = planBatch([step(run, randomUUID(), 2), runStart(run, 1)], none)
@@ -171,3 +192,11 @@ describe('planBatch', () => {
     expect(plan.duplicates).toBe(0)
   })
 })
+
+/** The row `step(runId, stepId, offset)` leaves in the store. */
+function storedStep(runId: string, stepId: string, offset: number): KnownState['steps'][number] {
+  return {
+    project_id: P, run_id: runId, step_id: stepId, name: 'filter', started_at: T0 + 100, completed_at: T0 + 300, event_time: T0,
+    input_count: 10, output_count: 4, rejection_reasons: { dup: 6 }, cost: 0.5, partition: 0, offset,
+  }
+}

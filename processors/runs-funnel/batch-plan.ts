@@ -65,8 +65,12 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
   const completions = new Map<string, KafkaPosition>()
   for (const r of known.runStarts) runStarts.set(key(r.project_id, r.run_id), r)
   for (const s of known.steps) {
+    // TRICKY: a replayed batch writes its rows again, and ClickHouse returns every copy until it
+    // merges them. A step must be in stepsByRun once, or its run_start counts it once per copy.
+    const sk = key(s.project_id, s.step_id)
+    if (stepIds.has(sk)) continue
     pushTo(stepsByRun, key(s.project_id, s.run_id), s)
-    stepIds.set(key(s.project_id, s.step_id), s)
+    stepIds.set(sk, s)
   }
   for (const c of known.completions) completions.set(key(c.project_id, c.run_id), c)
 
@@ -100,7 +104,8 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
       case 'step_complete': {
         const p = e.payload
         const sk = key(e.project_id, p.step_id)
-        if (isDuplicate(stepIds.get(sk), pe)) {
+        const stored = stepIds.get(sk)
+        if (isDuplicate(stored, pe)) {
           plan.duplicates++
           break
         }
@@ -120,7 +125,8 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
           offset: pe.offset,
         }
         stepIds.set(sk, step)
-        pushTo(stepsByRun, key(e.project_id, p.run_id), step)
+        // A replay (the store already has this very event) is in stepsByRun already.
+        if (!stored) pushTo(stepsByRun, key(e.project_id, p.run_id), step)
         plan.steps.push(pe as Positioned<StepCompletePayload>)
         const rs = runStarts.get(key(e.project_id, p.run_id))
         if (rs && before(rs, step)) plan.contributions.push(contribution(step, rs))

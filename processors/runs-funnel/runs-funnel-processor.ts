@@ -57,6 +57,10 @@ export function createRunsFunnelProcessor(deps: {
     const runIds = [...new Set(events.flatMap((e) => ('run_id' in e.event.payload && e.event.payload.run_id ? [e.event.payload.run_id] : [])))]
     const plan = planBatch(events, await store.loadKnownState(projectIds, runIds))
     const lastOffset = Number(fresh[fresh.length - 1]!.offset)
+    // TRICKY: forget the cached marker while writing. A write can fail after its marker landed (a
+    // timeout on an insert the server completed); the retry must then read the marker back and
+    // skip the batch, not plan it again against rows that already count.
+    markers.delete(`${topic}:${partition}`)
     await store.write(plan, { group, topic, partition, offset: lastOffset })
     markers.set(`${topic}:${partition}`, lastOffset)
 

@@ -50,8 +50,9 @@ describe('webhook dispatcher SSRF guard (Postgres, loopback receiver)', () => {
   })
 
   async function listen(handle: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
-    const r = await listen(handle)
-    return receiver
+    const r = await startReceiver(handle)
+    receiver = r
+    return r
   }
 
   function dispatcher(overrides: Partial<WebhookDispatcherOptions> = {}) {

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
-import type { Run, Sluice, Step } from '../../src/index.ts'
+import type { LogEntry, Run, Sluice, Step } from '../../src/index.ts'
 
 export const TESTDATA = fileURLToPath(new URL('../../../testdata/', import.meta.url))
 
@@ -65,7 +65,24 @@ export interface DeliveryVector {
   expect: { requests: number[][]; dropped: Record<string, number[]>; sent: number }
 }
 
-type Op = { op: string; body?: Op[]; raises?: string; catch?: boolean; [key: string]: any }
+interface Op {
+  op: string
+  body?: Op[]
+  raises?: string
+  catch?: boolean
+  ms?: number
+  name?: string
+  type?: string
+  tags?: Record<string, string>
+  run_id?: string
+  value?: unknown
+  candidates?: Array<{ id: unknown; verdict: unknown }>
+  kept?: unknown[]
+  level?: LogEntry['level']
+  message?: string
+  service?: string
+  attributes?: Record<string, unknown>
+}
 
 interface Scope {
   sluice: Sluice
@@ -79,45 +96,45 @@ export async function play(ops: readonly Op[], scope: Scope): Promise<void> {
   for (const op of ops) {
     switch (op.op) {
       case 'advance':
-        scope.clock.advance(op.ms)
+        scope.clock.advance(op.ms!)
         break
       case 'run':
         await outcome(
           op,
-          scope.sluice.run({ name: op.name, tags: op.tags, runId: op.run_id }, (run) => play(op.body ?? [], { ...scope, run })),
+          scope.sluice.run({ name: op.name!, tags: op.tags, runId: op.run_id }, (run) => play(op.body ?? [], { ...scope, run })),
         )
         break
       case 'step':
         if (!scope.run) throw new Error('a step op outside a run op')
         await outcome(
           op,
-          scope.run.step({ name: op.name, type: op.type }, (step) => play(op.body ?? [], { ...scope, step })),
+          scope.run.step({ name: op.name!, type: op.type }, (step) => play(op.body ?? [], { ...scope, step })),
         )
         break
       case 'input':
-        currentStep(scope).input(op.value)
+        currentStep(scope).input(op.value as Record<string, unknown>)
         break
       case 'output':
-        currentStep(scope).output(op.value)
+        currentStep(scope).output(op.value as Record<string, unknown>)
         break
       case 'metadata':
-        currentStep(scope).metadata(op.value)
+        currentStep(scope).metadata(op.value as Record<string, unknown>)
         break
       case 'reasoning':
-        currentStep(scope).reasoning(op.value)
+        currentStep(scope).reasoning(op.value as string)
         break
       case 'cost':
-        currentStep(scope).cost(op.value)
+        currentStep(scope).cost(op.value as number)
         break
       case 'process_candidates': {
-        const kept = currentStep(scope).processCandidates(op.candidates as Array<{ id: unknown; verdict: unknown }>, (c) => c.verdict)
+        const kept = currentStep(scope).processCandidates(op.candidates!, (c) => c.verdict)
         expect(kept.map((c) => c.id)).toEqual(op.kept)
         break
       }
       case 'throw':
-        throw new ScriptError(op.message)
+        throw new ScriptError(op.message!)
       case 'log':
-        scope.sluice.log({ level: op.level, message: op.message, service: op.service, attributes: op.attributes })
+        scope.sluice.log({ level: op.level!, message: op.message!, service: op.service, attributes: op.attributes })
         break
       default:
         throw new Error(`unknown op ${op.op}`)
