@@ -3,7 +3,7 @@
  * part of `npm test`. See docs/performance.md for what it measures and how to read it.
  *
  *   npm run bench:ingest                                # about three minutes
- *   npm run bench:ingest -- --seconds 4 --freshness-seconds 10
+ *   npm run bench:ingest -- --seconds 4 --freshness-seconds 10 --freshness-rates 500,2000
  *   npm run bench:ingest -- --profile                   # + where the ingest child spends its CPU
  *   npm run bench:ingest -- --settings 100x8,1000x4gz   # B x C, gz = gzip bodies
  *   npm run bench:ingest -- --log-level info --keep     # keep the children's logs
@@ -39,9 +39,10 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1.5' },
     rounds: { type: 'string', default: '2' },
     settings: { type: 'string', default: '100x1,100x8,1000x1,1000x4,1000x4gz' },
-    'freshness-seconds': { type: 'string', default: '25' },
-    /** Offered freshness load in events/s; default half the best B=100 ingest figure. */
-    'freshness-rate': { type: 'string' },
+    /** Per load; loads run lightest first, on the same children. */
+    'freshness-seconds': { type: 'string', default: '20' },
+    /** Offered loads in events/s, e.g. 500,2000; default 10 % and 50 % of the best B=100 ingest figure. */
+    'freshness-rates': { type: 'string' },
     profile: { type: 'boolean', default: false },
     /** Extra node flags for the ingest child of the throughput part, e.g. "--max-semi-space-size=64". */
     'ingest-node-flags': { type: 'string' },
@@ -69,6 +70,8 @@ const WINDOW_MS = Number(args.seconds) * 1000
 const WARMUP_MS = Number(args.warmup) * 1000
 const ROUNDS = Math.max(1, Number(args.rounds))
 const FRESHNESS_MS = Number(args['freshness-seconds']) * 1000
+const FRESHNESS_SHARES = [0.1, 0.5]
+const SAMPLE_TIMEOUT_MS = 20_000
 const POOL_EVENTS = 21_000
 const RETRY_KAFKA_MS = 180_000
 
@@ -92,7 +95,8 @@ async function main(): Promise<void> {
     async () => (args.keep ? note(`kept ${tmp}`) : rmSync(tmp, { recursive: true, force: true })),
   ])
   const topics = [`bench.events.${id}`, `bench.events.${id}.dlq`, `bench.fresh.${id}`, `bench.fresh.${id}.dlq`]
-  const group = `bench-runs-funnel-${id}`
+  // Every consumer group of the processor role, unique to this run (see lib/config.ts).
+  const groups = { SLUICE_RUNS_FUNNEL_GROUP: `bench-runs-funnel-${id}`, SLUICE_LOGS_GROUP: `bench-logs-${id}`, SLUICE_REACTIONS_GROUP: `bench-reactions-${id}` }
 
   // The bench's own Kafka connections: the baseline producer and an admin to drop the topics after.
   const logger = createLogger({ level: 'warn', name: 'bench' })
@@ -106,13 +110,13 @@ async function main(): Promise<void> {
       if (ours.length > 0) {
         await admin.deleteTopics({ topics: ours, timeout: 10_000 }).catch((err: unknown) => note(`could not delete topics: ${String(err)}`))
       }
-      await admin.deleteGroups([group]).catch(() => {})
+      await admin.deleteGroups(Object.values(groups)).catch(() => {})
       await admin.disconnect()
     },
   ])
   await retryWhileKafkaStarts('kafka admin', () => admin.connect())
 
-  const env = childEnv(services, adminToken, { SLUICE_TOPIC_EVENTS: topics[0]!, SLUICE_TOPIC_DEAD_LETTER: topics[1]!, SLUICE_RUNS_FUNNEL_GROUP: group })
+  const env = childEnv(services, adminToken, { SLUICE_TOPIC_EVENTS: topics[0]!, SLUICE_TOPIC_DEAD_LETTER: topics[1]!, ...groups })
   const profileDir = path.join(tmp, 'profile')
   const ingest = await startChild('ingest', {
     roles: ['ingest'],
@@ -214,8 +218,10 @@ async function main(): Promise<void> {
   if (FRESHNESS_MS > 0) {
     const b100 = rows.filter((r) => r.setting.batch === 100 && !r.setting.gzip)
     const best = Math.max(...(b100.length ? b100 : rows).map((r) => rateOf(r.ingest)))
-    const offered = args['freshness-rate'] ? Number(args['freshness-rate']) : Math.round(best / 2)
-    await freshness(services, adminToken, topics.slice(2), group, tmp, offered)
+    const loads = args['freshness-rates']
+      ? args['freshness-rates'].split(',').map(Number)
+      : FRESHNESS_SHARES.map((share) => Math.round(best * share))
+    await freshness(services, adminToken, topics.slice(2), groups, tmp, loads)
   }
   out()
   out(`total bench time ${Math.round((Date.now() - started) / 1000)} s`)
@@ -297,12 +303,19 @@ function printProfile(dir: string, id: string): void {
   out()
 }
 
-async function freshness(services: ServiceUrls, adminToken: string, topics: string[], group: string, tmp: string, rate: number): Promise<void> {
+async function freshness(
+  services: ServiceUrls,
+  adminToken: string,
+  topics: string[],
+  groups: Record<string, string>,
+  tmp: string,
+  loads: readonly number[],
+): Promise<void> {
   note('freshness: starting ingest and processor+query children on a fresh topic')
   const env = childEnv(services, adminToken, {
     SLUICE_TOPIC_EVENTS: topics[0]!,
     SLUICE_TOPIC_DEAD_LETTER: topics[1]!,
-    SLUICE_RUNS_FUNNEL_GROUP: group,
+    ...groups,
     SLUICE_CHDB_PATH: path.join(tmp, 'chdb'),
   })
   // Ingest first: it creates the topics the processor subscribes to.
@@ -314,57 +327,73 @@ async function freshness(services: ServiceUrls, adminToken: string, topics: stri
   const project = await createProject(ingestHttp, adminToken)
   const o = { ingest: ingestHttp, query: queryHttp, ingestKey: project.ingest_key, queryKey: project.query_key }
   const warm = await warmUpPipeline(o, 60_000)
-  note(`freshness: pipeline warm (first run COMPLETED after ${Math.round(warm)} ms); offering ${rate} events/s`)
+  note(`freshness: pipeline warm (first run COMPLETED after ${Math.round(warm)} ms)`)
 
+  const runsFunnelGroup = groups.SLUICE_RUNS_FUNNEL_GROUP!
+  /** Offsets the runs-funnel group has committed, summed over partitions, and its lag. */
+  const progress = async () => {
+    const res = await queryHttp.get('/api/ops/lag', { authorization: `Bearer ${adminToken}` })
+    if (res.status !== 200) return undefined
+    const rows = (JSON.parse(res.text) as Array<{ group: string; committed_offset: number; lag: number }>).filter((r) => r.group === runsFunnelGroup)
+    return { committed: rows.reduce((a, r) => a + r.committed_offset, 0), lag: rows.reduce((a, r) => a + r.lag, 0), at: performance.now() }
+  }
   const pids = new Map([
     ['client', process.pid],
     ['ingest', ingest.pid],
     ['processor+query', processor.pid],
     ['broker', localKafkaPid()],
   ])
-  const before = cpuSnapshot(pids)
-  const t0 = performance.now()
-  let cpu = ''
-  let lagTotal: number | undefined
-  const r = await measureFreshness({
-    ...o,
-    eventsPerSecond: rate,
-    runsPerBatch: 14,
-    durationMs: FRESHNESS_MS,
-    samplesPerSecond: 5,
-    pollIntervalMs: 20,
-    maxInFlight: 16,
-    sampleTimeoutMs: 30_000,
-    seed: 20260302,
-    onLoadEnd: async () => {
-      cpu = cpuShares([[before, cpuSnapshot(pids)]], (performance.now() - t0) / 1000)
-      const lag = await queryHttp.get('/api/ops/lag', { authorization: `Bearer ${adminToken}` })
-      if (lag.status === 200) {
-        const partitions = JSON.parse(lag.text) as Array<{ partition: number; committed_offset: number; end_offset: number; lag: number }>
-        lagTotal = partitions.reduce((a, p) => a + p.lag, 0)
-        note(`lag by partition (committed/end): ${partitions.map((p) => `${p.partition}: ${p.committed_offset}/${p.end_offset}`).join(', ')}`)
-      }
-    },
-  })
 
-  const all = freshnessFigures(r.samples)
-  const half = FRESHNESS_MS / 2
-  const first = freshnessFigures(r.samples.filter((s) => s.ackAtMs < half))
-  const second = freshnessFigures(r.samples.filter((s) => s.ackAtMs >= half))
-  const ms = (x: number) => (Number.isFinite(x) ? Math.round(x).toString() : '-')
-  out('## Freshness: /ingest ack of the run_complete batch → GET /runs/{id} says COMPLETED (polled every 20 ms)')
+  const ms = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-')
+  const lines: string[] = []
+  const cpuLines: string[] = []
+  for (const [i, rate] of loads.entries()) {
+    note(`freshness: offering ${rate} events/s for ${FRESHNESS_MS / 1000} s`)
+    const before = cpuSnapshot(pids)
+    const start = await progress()
+    let end: Awaited<ReturnType<typeof progress>>
+    const t0 = performance.now()
+    const r = await measureFreshness({
+      ...o,
+      eventsPerSecond: rate,
+      runsPerBatch: 14,
+      durationMs: FRESHNESS_MS,
+      samplesPerSecond: 5,
+      pollIntervalMs: 20,
+      maxInFlight: 16,
+      sampleTimeoutMs: SAMPLE_TIMEOUT_MS,
+      seed: 20260302 + i,
+      onLoadEnd: async () => {
+        cpuLines.push(`  ${ms(rate).padStart(6)} ev/s offered: ${cpuShares([[before, cpuSnapshot(pids)]], (performance.now() - t0) / 1000)}`)
+        end = await progress()
+      },
+    })
+    const all = freshnessFigures(r.samples)
+    const half = FRESHNESS_MS / 2
+    const first = freshnessFigures(r.samples.filter((s) => s.ackAtMs < half))
+    const second = freshnessFigures(r.samples.filter((s) => s.ackAtMs >= half))
+    const processed = start && end ? (end.committed - start.committed) / ((end.at - start.at) / 1000) : Number.NaN
+    lines.push(
+      `| ${ms(rate)} | ${ms(r.acknowledgedEventsPerSecond)} | ${r.delayedBatches} | ${ms(percentile(r.ingestLatenciesMs, 0.5))} / ${ms(percentile(r.ingestLatenciesMs, 0.99))} | ` +
+        `${ms(processed)} | ${end ? ms(end.lag) : '-'} | ${all.count} | **${ms(all.p50)}** | **${ms(all.p99)}** | ${ms(all.max)} | ${r.timeouts} | ${ms(first.p50)} → ${ms(second.p50)} |`,
+    )
+  }
+
+  out(`## Freshness: /ingest ack of a run's run_complete → GET /runs/{id} says COMPLETED (polled every 20 ms)`)
   out()
-  out(`load:    offered ${rate} events/s, acknowledged ${Math.round(r.acknowledgedEventsPerSecond)} events/s, ${FRESHNESS_MS / 1000} s,`)
-  out(`         batches of 14 whole runs (98 events), ${r.batches} batches, ${r.ingestFailures} failed, ${r.delayedBatches} sent late (16 in flight)`)
-  out(`         /ingest p50 ${ms(percentile(r.ingestLatenciesMs, 0.5))} ms, p99 ${ms(percentile(r.ingestLatenciesMs, 0.99))} ms`)
+  out(`${FRESHNESS_MS / 1000} s per load, lightest first, open loop: batches of 14 whole runs (98 events) on a clock, at most 16 in flight;`)
+  out('5 runs a second sampled; "late" = batches the clock had to hold back because 16 were in flight.')
+  out('The processor child runs every processor of the role (runs-funnel, logs, reactions) and the query API.')
   out()
-  out('| samples | p50 ms | p99 ms | max ms | timeouts (30 s) |')
-  out('|---:|---:|---:|---:|---:|')
-  out(`| ${all.count} | ${ms(all.p50)} | ${ms(all.p99)} | ${ms(all.max)} | ${r.timeouts} |`)
+  out(
+    '| offered ev/s | acked ev/s | late | /ingest p50 / p99 ms | runs-funnel processed ev/s | runs-funnel lag at end | samples | p50 ms | p99 ms | max ms | ' +
+      `timeouts (${SAMPLE_TIMEOUT_MS / 1000} s) | p50 1st → 2nd half |`,
+  )
+  out('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+  for (const line of lines) out(line)
   out()
-  out(`first half p50 ${ms(first.p50)} ms (n=${first.count}), second half p50 ${ms(second.p50)} ms (n=${second.count}): a rise means the processor falls behind`)
-  out(`consumer lag when the last batch was acknowledged: ${lagTotal ?? 'unknown'} messages; ${r.polls} polls of /runs/{id}`)
-  out(`CPU during the load: ${cpu}`)
+  out('CPU during each load (share of one core):')
+  for (const line of cpuLines) out(line)
 
   await processor.stop()
   await ingest.stop()

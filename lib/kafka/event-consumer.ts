@@ -75,7 +75,7 @@ export function createEventConsumer(kafka: Kafka, options: EventConsumerOptions)
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 1,
-        eachBatch: async ({ batch, heartbeat, isStale, isRunning }) => {
+        eachBatch: async ({ batch, heartbeat, isStale, isRunning, resolveOffset }) => {
           if (batch.messages.length === 0 || isStale() || !isRunning()) return
           const key = `${batch.topic}:${batch.partition}`
           const messages: ConsumedMessage[] = batch.messages.map((m) => ({
@@ -107,7 +107,10 @@ export function createEventConsumer(kafka: Kafka, options: EventConsumerOptions)
           }
           failures.delete(key)
           if (isStale()) return
-          // TRICKY: commit only after the handler stored everything up to `last`.
+          // TRICKY: commit only after the handler stored everything up to `last`. Resolve it too:
+          // kafkajs fetches from the last resolved offset, so without this every fetch starts
+          // again where the assignment began and redelivers the whole partition, forever.
+          resolveOffset(last)
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }])
         },
       })

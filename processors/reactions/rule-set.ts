@@ -26,6 +26,8 @@ export function createRuleCache(options: { store: ReactionStore; logger: Logger 
       const version = await options.store.version()
       if (version === current.version) return current
       const loaded = await options.store.loadEnabled()
+      // Never step back to an older rule set, whatever order two refreshes finish in.
+      if (loaded.version <= current.version) return current
       const byKey = new Map<string, CompiledReaction[]>()
       for (const reaction of loaded.reactions) {
         let test: CompiledCondition

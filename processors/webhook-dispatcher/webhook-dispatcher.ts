@@ -131,7 +131,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     const record: AttemptRecord = { deliveryId: d.id, attempt, startedAt, durationMs, statusCode, error, ...next }
     try {
       if (!(await store.recordAttempt(owner, record))) {
-        logger.warn(fields, 'webhook attempt not recorded: the lease was lost to another dispatcher')
+        logger.warn(fields, 'webhook attempt not recorded: the lease passed to another dispatcher, or the delivery was deleted')
         return next.outcome
       }
     } catch (err) {
@@ -205,6 +205,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
           slotsFull = true
         }
       } catch (err) {
+        metrics.processorErrors.inc({ processor: 'webhook-dispatcher' })
         logger.error({ err }, 'webhook dispatcher poll failed; trying again after the poll interval')
       }
       if (!running) break

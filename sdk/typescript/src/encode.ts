@@ -73,12 +73,12 @@ function sanitize(value: unknown, ancestors: Set<object>): unknown {
   }
 }
 
-/** Log attributes must be strings, finite numbers or booleans: anything else becomes its JSON text. */
+/** Log attributes must be strings, finite numbers or booleans: null and undefined are left out, anything else becomes its JSON text. */
 export function logAttributes(attributes: Record<string, unknown>): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {}
   for (const [k, v] of Object.entries(attributes)) {
     if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) out[k] = v
-    else if (v !== undefined) out[k] = typeof v === 'number' ? String(v) : safeJson(v)
+    else if (v !== undefined && v !== null) out[k] = typeof v === 'number' ? String(v) : safeJson(v)
   }
   return out
 }
