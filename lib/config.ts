@@ -77,6 +77,8 @@ export const envSchema = z.object({
   SLUICE_WEBHOOK_TIMEOUT_MS: positiveInt(10_000),
   SLUICE_WEBHOOK_MAX_ATTEMPTS: positiveInt(8),
   SLUICE_DISPATCHER_POLL_MS: positiveInt(500),
+  SLUICE_WEBHOOK_BACKOFF_BASE_MS: positiveInt(30_000),
+  SLUICE_WEBHOOK_BACKOFF_MAX_MS: positiveInt(3_600_000),
   SLUICE_PROCESSOR_MAX_BATCH_BYTES: positiveInt(4 * MiB),
   SLUICE_SHUTDOWN_TIMEOUT_MS: positiveInt(15_000),
 })
@@ -128,6 +130,9 @@ export interface Config {
     timeoutMs: number
     maxAttempts: number
     pollIntervalMs: number
+    /** Retry n waits a random time in [0, min(max, base·2^(n-1))] (full jitter). */
+    backoffBaseMs: number
+    backoffMaxMs: number
   }
   shutdownTimeoutMs: number
 }
@@ -192,6 +197,8 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
       timeoutMs: e.SLUICE_WEBHOOK_TIMEOUT_MS,
       maxAttempts: e.SLUICE_WEBHOOK_MAX_ATTEMPTS,
       pollIntervalMs: e.SLUICE_DISPATCHER_POLL_MS,
+      backoffBaseMs: e.SLUICE_WEBHOOK_BACKOFF_BASE_MS,
+      backoffMaxMs: e.SLUICE_WEBHOOK_BACKOFF_MAX_MS,
     },
     shutdownTimeoutMs: e.SLUICE_SHUTDOWN_TIMEOUT_MS,
   }

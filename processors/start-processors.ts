@@ -8,6 +8,7 @@ import { createComplaintWriter, pruneMatches } from './reactions/complaint-write
 import { createReactionsProcessor } from './reactions/reactions-processor.ts'
 import { createRuleCache } from './reactions/rule-set.ts'
 import { createFunnelStore } from './runs-funnel/funnel-store.ts'
+import { createWebhookDispatcher } from './webhook-dispatcher/webhook-dispatcher.ts'
 import { createRunsFunnelProcessor } from './runs-funnel/runs-funnel-processor.ts'
 
 export interface RunningProcessors {
@@ -23,6 +24,7 @@ const PRUNE_INTERVAL_MS = 10 * 60_000
  *   runs-funnel → ClickHouse runs, steps, funnel rollup
  *   logs        → ClickHouse logs
  *   reactions   → Postgres matches, complaints and the webhook outbox
+ * and the webhook dispatcher, which delivers that outbox.
  */
 export async function startProcessors(services: Services): Promise<RunningProcessors> {
   const { config, metrics, logger } = services
@@ -38,6 +40,13 @@ export async function startProcessors(services: Services): Promise<RunningProces
     })
   const deadLetterFor = (processor: string) =>
     createDeadLetterSink({ producer: services.producer, topic: config.kafka.deadLetterTopic, processor, metrics, logger })
+
+  const webhooks = createWebhookDispatcher({
+    pg: services.pg,
+    config: config.webhooks,
+    metrics,
+    logger,
+  })
 
   const processors = [
     createRunsFunnelProcessor({
@@ -67,9 +76,11 @@ export async function startProcessors(services: Services): Promise<RunningProces
       deadLetter: deadLetterFor('reactions'),
       metrics,
       logger,
+      onComplaintOpened: () => webhooks.wake(),
     }),
   ]
   for (const p of processors) await p.start()
+  webhooks.start()
 
   const prune = setInterval(() => {
     pruneMatches(services.pg).catch((err: unknown) => logger.warn({ err }, 'pruning reaction matches failed'))
@@ -80,6 +91,8 @@ export async function startProcessors(services: Services): Promise<RunningProces
     async stop() {
       clearInterval(prune)
       await Promise.all(processors.map((p) => p.stop()))
+      // After the consumers: a complaint opened by their last batch still gets its first attempt.
+      await webhooks.stop()
     },
   }
 }

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { verifyWebhookSignature } from '../processors/webhook-dispatcher/webhook-signature.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestSluice, type TestProject, type TestSluice } from './helpers/test-sluice.ts'
 
@@ -31,6 +34,16 @@ const checkoutErrorRule = {
   group_by: ['service'],
   severity: 'critical',
   actions: [{ type: 'complaint' }],
+}
+
+async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== null) return value
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 100))
+  }
 }
 
 function logEvent(overrides: Record<string, unknown> = {}, id: string = randomUUID()) {
@@ -200,6 +213,63 @@ describe('reactions and complaints end to end', () => {
     expect(Object.keys(byTitle).sort()).toEqual(['slow runs', 'steps dropping most candidates (name=filter)', 'steps dropping most candidates (name=rerank)'])
     expect(byTitle['steps dropping most candidates (name=rerank)']).toMatchObject({ occurrences: 2, severity: 'warning', group: { name: 'rerank' } })
     expect(byTitle['slow runs']!.sample_event.data).toMatchObject({ duration_ms: 6000, status: 'completed' })
+  })
+
+  it('calls the webhook once per complaint, retrying a failing receiver with the same delivery id', async () => {
+    const received: Array<{ headers: Record<string, string | string[] | undefined>; body: string; answered: number }> = []
+    const server: Server = createServer((req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => (body += c.toString()))
+      req.on('end', () => {
+        const answered = received.length === 0 ? 503 : 200
+        received.push({ headers: req.headers, body, answered })
+        res.writeHead(answered, answered === 503 ? { 'retry-after': '0' } : {}).end()
+      })
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      const project = await sluice.createProject()
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/sluice`
+      const rule = await createRule(project, {
+        ...checkoutErrorRule,
+        threshold: { count: 2, window_seconds: 60 },
+        actions: [{ type: 'complaint' }, { type: 'webhook', url, secret: 'whsec_test_secret_123' }],
+      })
+      const events = [logEvent(), logEvent()]
+      await send(project, events)
+      const [complaint] = await complaints(project)
+      const deliveries = await waitFor(async () => {
+        const res = await sluice.get<Array<{ status: string; attempts: number }>>(`/api/complaints/${complaint!.id}/deliveries`, { key: project.query_key })
+        return res.body.length === 1 && res.body[0]!.status === 'succeeded' ? res.body : null
+      })
+      expect(deliveries[0]).toMatchObject({ action: 'webhook', url, status: 'succeeded', attempts: 2, last_status_code: 200, next_attempt_at: null })
+
+      expect(received.map((r) => r.answered)).toEqual([503, 200])
+      const ids = received.map((r) => r.headers['x-sluice-delivery'])
+      expect(ids[0]).toBe((deliveries[0] as unknown as { id: string }).id)
+      expect(ids[1]).toBe(ids[0])
+      for (const r of received) {
+        expect(r.headers['x-sluice-event']).toBe('complaint.created')
+        const check = verifyWebhookSignature('whsec_test_secret_123', r.body, String(r.headers['x-sluice-signature']), { toleranceSeconds: 300 })
+        expect(check.ok).toBe(true)
+        expect(verifyWebhookSignature('another-secret', r.body, String(r.headers['x-sluice-signature'])).ok).toBe(false)
+      }
+      const payload = JSON.parse(received[1]!.body)
+      expect(payload).toMatchObject({
+        event: 'complaint.created',
+        project_id: project.id,
+        reaction: { id: rule.id, name: checkoutErrorRule.name },
+        complaint: { id: complaint!.id, occurrences: 2, status: 'open' },
+      })
+
+      // More matches and resends while the complaint is open: occurrences grow, no new webhook.
+      await send(project, [logEvent(), ...events])
+      expect((await complaints(project))[0]!.occurrences).toBe(3)
+      await new Promise((r) => setTimeout(r, 500))
+      expect(received).toHaveLength(2)
+    } finally {
+      await new Promise((r) => server.close(r))
+    }
   })
 
   it('validates rules: unknown fields, bad ops, and patterns that cannot run in linear time', async () => {

@@ -41,18 +41,25 @@ export type PinnedConnect = (destination: Destination) => Duplex
 
 /**
  * Connects to `destination.address` itself (no DNS), with TLS SNI and certificate checks against
- * the host name, so what the guard vetted is what the request reaches.
+ * the host name, so what the guard vetted is what the request reaches. `tlsOptions` adds to the
+ * TLS settings (tests pass `ca` to trust a self-signed receiver); the pinning is not negotiable.
  */
-export const connectPinned: PinnedConnect = (d) =>
-  d.tls
-    ? tls.connect({
-        host: d.address,
-        port: d.port,
-        // SNI carries names only; an IP-literal URL is checked against the certificate's IP entries.
-        servername: isIP(d.hostname) ? undefined : d.hostname.replace(/\.$/, ''),
-        ALPNProtocols: ['http/1.1'],
-      })
-    : net.connect({ host: d.address, port: d.port })
+export function pinnedConnector(tlsOptions: Pick<tls.ConnectionOptions, 'ca'> = {}): PinnedConnect {
+  return (d) =>
+    d.tls
+      ? tls.connect({
+          ...tlsOptions,
+          host: d.address,
+          port: d.port,
+          // SNI carries names only; an IP-literal URL is checked against the certificate's IP entries.
+          servername: isIP(d.hostname) ? undefined : d.hostname.replace(/\.$/, ''),
+          ALPNProtocols: ['http/1.1'],
+        })
+      : net.connect({ host: d.address, port: d.port })
+}
+
+/** The default connector: the system's trusted CAs. */
+export const connectPinned: PinnedConnect = pinnedConnector()
 
 export interface SendOptions extends ResolveOptions {
   /** For the whole attempt: DNS, every redirect hop, and reading the response. */

@@ -20,7 +20,7 @@ import { verifyWebhookSignature } from './webhook-signature.ts'
 
 // Loopback receivers stand in for users' endpoints, so the SSRF guard is off here (its own file
 // turns it on). Backoff and timeouts are tiny so retries happen within the test.
-const webhooks: Config['webhooks'] = { allowPrivate: true, timeoutMs: 1_000, maxAttempts: 8, pollIntervalMs: 20 }
+const webhooks: Config['webhooks'] = { allowPrivate: true, timeoutMs: 1_000, maxAttempts: 8, pollIntervalMs: 20, backoffBaseMs: 1_000, backoffMaxMs: 600_000 }
 const logger = createLogger({ level: 'silent' })
 
 describe('webhook dispatcher (Postgres, loopback receivers)', () => {

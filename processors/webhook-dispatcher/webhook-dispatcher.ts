@@ -31,6 +31,7 @@ export interface WebhookDispatcherOptions {
   owner?: string
   /** Deliveries sent at once (default 4). */
   concurrency?: number
+  /** Overrides the backoff of `config` (tests inject `random`). */
   backoff?: Partial<BackoffOptions>
   /** Name resolution (default: the system resolver); tests map names to loopback. */
   lookup?: LookupAll
@@ -78,6 +79,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   const { config, metrics } = options
   const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY)
+  const backoff: Partial<BackoffOptions> = { baseMs: config.backoffBaseMs, capMs: config.backoffMaxMs, ...options.backoff }
   const leaseMs = leaseMsFor(config.timeoutMs)
   const store = createDeliveryStore({ pg: options.pg })
   const logger = options.logger.child({ component: 'webhook-dispatcher', owner })
@@ -153,7 +155,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
         return { status: 'failed', outcome: 'failed' }
       case 'retry':
         if (attempt >= config.maxAttempts) return { status: 'failed', outcome: 'failed' }
-        return { status: 'pending', outcome: 'retry', retryInMs: backoffDelayMs(attempt, options.backoff, result.retryAfterMs) }
+        return { status: 'pending', outcome: 'retry', retryInMs: backoffDelayMs(attempt, backoff, result.retryAfterMs) }
     }
   }
 

@@ -20,7 +20,7 @@ import { createWebhookDispatcher, type WebhookDispatcherOptions } from './webhoo
 // The guard ON, as in production. Every test injects a connect spy that records each address a
 // request was about to reach and refuses all but 127.0.0.1, and a lookup table instead of DNS
 // (except 'localhost', which the system resolves from /etc/hosts): nothing here can leave the host.
-const webhooks: Config['webhooks'] = { allowPrivate: false, timeoutMs: 1_000, maxAttempts: 8, pollIntervalMs: 20 }
+const webhooks: Config['webhooks'] = { allowPrivate: false, timeoutMs: 1_000, maxAttempts: 8, pollIntervalMs: 20, backoffBaseMs: 1_000, backoffMaxMs: 600_000 }
 const logger = createLogger({ level: 'silent' })
 
 describe('webhook dispatcher SSRF guard (Postgres, loopback receiver)', () => {

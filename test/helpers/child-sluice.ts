@@ -17,6 +17,7 @@ import type { Role } from '../../lib/config.ts'
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 // Enough to explain a failure; the oldest output is dropped past this.
 const MAX_LOG_CHARS = 4 * 1024 * 1024
+const MAX_LINES = 20_000
 // The "sluice started" line is logged at info: a quieter level would hide the port.
 const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])
 // What a child inherits from the test process; everything Sluice reads comes from `env`.
@@ -33,7 +34,7 @@ export interface ChildSluice {
   exitSignal(): NodeJS.Signals | null
   /** stdout and stderr so far, interleaved as they arrived (the last few MiB). */
   logs(): string
-  /** Resolves with the first log line (parsed JSON) from now on for which `match` holds. */
+  /** Resolves with the first JSON log line of the child (already seen or still to come) for which `match` holds. */
   waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>
 }
 
@@ -82,6 +83,7 @@ export async function spawnSluice(options: SpawnSluiceOptions): Promise<ChildSlu
 
   let output = ''
   let exitSignal: NodeJS.Signals | null = null
+  const lines: Array<Record<string, unknown>> = []
   const lineListeners = new Set<(line: Record<string, unknown>) => void>()
   const append = (text: string) => {
     output += text
@@ -100,11 +102,14 @@ export async function spawnSluice(options: SpawnSluiceOptions): Promise<ChildSlu
   child.stdout.setEncoding('utf8')
   child.stdout.on('data', (chunk: string) => {
     append(chunk)
-    const lines = (partial + chunk).split('\n')
-    partial = lines.pop() ?? ''
-    for (const text of lines) {
+    const complete = (partial + chunk).split('\n')
+    partial = complete.pop() ?? ''
+    for (const text of complete) {
       const line = parseJsonLine(text)
-      if (line) for (const listener of [...lineListeners]) listener(line)
+      if (!line) continue
+      lines.push(line)
+      if (lines.length > MAX_LINES) lines.splice(0, lines.length - MAX_LINES / 2)
+      for (const listener of [...lineListeners]) listener(line)
     }
   })
   child.stderr.setEncoding('utf8')
@@ -114,6 +119,8 @@ export async function spawnSluice(options: SpawnSluiceOptions): Promise<ChildSlu
   const logs = () => output
 
   function waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+    const seen = lines.find(match)
+    if (seen) return Promise.resolve(seen)
     return new Promise((resolve, reject) => {
       const done = (fn: () => void) => {
         clearTimeout(timer)

@@ -58,6 +58,12 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     SLUICE_LOGS_GROUP: `test-logs-${id}`,
     SLUICE_REACTIONS_GROUP: `test-reactions-${id}`,
     SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
+    // Every test Sluice shares one Postgres, so any one's dispatcher may deliver another's webhook:
+    // all of them may reach the tests' loopback receivers, and retry fast.
+    SLUICE_WEBHOOK_ALLOW_PRIVATE: 'true',
+    SLUICE_WEBHOOK_BACKOFF_BASE_MS: '50',
+    SLUICE_WEBHOOK_BACKOFF_MAX_MS: '500',
+    SLUICE_DISPATCHER_POLL_MS: '100',
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.SLUICE_TEST_LOG_LEVEL ?? 'silent',
