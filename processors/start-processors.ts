@@ -35,6 +35,7 @@ export async function startProcessors(services: Services): Promise<RunningProces
       groupId,
       topics: [config.kafka.eventsTopic],
       maxBytesPerPartition: config.processor.maxBatchBytes,
+      sessionTimeoutMs: config.processor.sessionTimeoutMs,
       logger: logger.child({ consumer: groupId }),
       onBatchFailed: () => metrics.processorErrors.inc({ processor }),
     })

@@ -22,8 +22,9 @@ import { ADMIN_TOKEN, sluiceClient, testEnv, type TestProject, type TestSluice }
 // owns the chdb data directory. B is killed twice while it is storing batches, each time with
 // acknowledged events it has not yet committed, and started again on the same data directory.
 //
-// A SIGKILLed consumer leaves the group only when its session times out (30 s in
-// lib/kafka/event-consumer.ts), so each kill costs about that long before B consumes again.
+// A SIGKILLed consumer leaves its group only when its session times out
+// (SLUICE_CONSUMER_SESSION_TIMEOUT_MS; testEnv() makes it short), so each kill costs about that
+// long before B consumes again.
 
 const SEED = 20261123
 const RUN_COUNT = 450 // × 7 events, plus ~10 % resent: ~3,450 events
@@ -148,34 +149,33 @@ describe('runs-funnel processor killed with SIGKILL in the middle of a large ing
     const total = batches.reduce((n, b) => n + b.length, 0)
     console.info(`[processor-crash] A and B up at ${elapsed()}; ${batches.length} batches, ${total} events`)
 
-    // 1. Most of the ingest, sent as fast as A acknowledges it, which is faster than B stores it.
+    // 1. The whole ingest, sent as fast as A acknowledges it, which is faster than B stores it.
     // B is killed while this goes on, once it has stored and committed a good part and lags a
-    // batch or more behind; the ingest goes on while B is dead.
-    const firstPart = Math.floor(batches.length * 0.7)
-    const ingesting = ingestUntil(firstPart)
+    // batch or more behind, with at least 30 % of the batches still to send while B is dead.
+    const killBefore = Math.floor(batches.length * 0.7)
+    const ingesting = ingestUntil(batches.length)
     ingesting.catch(() => {}) // awaited below; this only keeps it from counting as unhandled meanwhile
     const deadline = Date.now() + 30_000
     for (;;) {
       const [l, runQueryable] = await Promise.all([lag(), someRunQueryable()])
-      if (runQueryable && l.committed >= total * 0.1 && l.lag >= BATCH_SIZE && sent < firstPart) {
+      if (runQueryable && l.committed >= total * 0.1 && l.lag >= BATCH_SIZE && sent < killBefore) {
         await killProcessor(`lag ${l.lag} with ${l.committed} committed, during the ingest`, runQueryable)
         break
       }
-      if (Date.now() > deadline || sent >= firstPart) {
+      if (Date.now() > deadline || sent >= killBefore) {
         throw new Error(`B was never caught mid-stream (lag ${JSON.stringify(l)}, ${sent} batches sent). B:\n${processor.logs().slice(-8000)}`)
       }
       await sleep(10)
     }
 
     // 2. B again on the same data directory. It consumes only once its dead predecessor's session
-    // has expired; meanwhile the rest is ingested. It is killed as soon as it has stored its first
-    // batch of that backlog, while it is still working through the rest of it.
+    // has expired, and is killed the moment it has stored its first batch, while it still works
+    // through the backlog on the other partitions.
     await startProcessor()
-    await ingesting
-    await ingestUntil(batches.length)
     const runQueryable = await someRunQueryable() // stored by the first B, in the same directory
     const firstBatch = await processor.waitForLog((line) => line.msg === 'batch stored', 60_000)
     await killProcessor(`first batch stored after the restart (partition ${String(firstBatch.partition)})`, runQueryable)
+    await ingesting
 
     // 3. B a third time: it recovers from both crashes.
     await startProcessor()

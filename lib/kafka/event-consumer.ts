@@ -39,6 +39,7 @@ export interface EventConsumerOptions {
   groupId: string
   topics: readonly string[]
   maxBytesPerPartition: number
+  sessionTimeoutMs?: number
   logger: Logger
   /** Backoff after a failed batch, doubled per consecutive failure up to maxRetryDelayMs. */
   retryDelayMs?: number
@@ -51,8 +52,8 @@ export function createEventConsumer(kafka: Kafka, options: EventConsumerOptions)
     groupId: options.groupId,
     allowAutoTopicCreation: false,
     maxBytesPerPartition: options.maxBytesPerPartition,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 3)),
     maxWaitTimeInMs: 100,
   })
   const assignmentListeners: Array<() => void> = []

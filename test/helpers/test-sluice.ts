@@ -64,6 +64,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     SLUICE_WEBHOOK_BACKOFF_BASE_MS: '50',
     SLUICE_WEBHOOK_BACKOFF_MAX_MS: '500',
     SLUICE_DISPATCHER_POLL_MS: '100',
+    // A SIGKILLed consumer is noticed after this; the broker's minimum is 6 s.
+    SLUICE_CONSUMER_SESSION_TIMEOUT_MS: '6000',
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.SLUICE_TEST_LOG_LEVEL ?? 'silent',
