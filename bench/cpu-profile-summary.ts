@@ -55,6 +55,14 @@ export function categoryOf(frame: ProfileNode['callFrame']): string {
   return url
 }
 
+/** A frame's file, shortened: `kafkajs/src/protocol/encoder.js`, `ingest/event-schema.ts`. */
+function whereOf(frame: ProfileNode['callFrame']): string {
+  const nm = frame.url.lastIndexOf('node_modules/')
+  if (nm >= 0) return frame.url.slice(nm + 'node_modules/'.length)
+  if (frame.url.startsWith(REPO_URL)) return frame.url.slice(REPO_URL.length)
+  return frame.url || categoryOf(frame)
+}
+
 export function summarizeCpuProfile(profile: CpuProfile): ProfileSummary {
   const byId = new Map<number, ProfileNode>()
   const parent = new Map<number, number>()
@@ -82,7 +90,7 @@ export function summarizeCpuProfile(profile: CpuProfile): ProfileSummary {
     }
     add(self, category, us)
     const { functionName, lineNumber } = node.callFrame
-    add(fn, `${functionName || '(anonymous)'} ${category}:${lineNumber + 1}`, us)
+    add(fn, `${functionName || '(anonymous)'} ${whereOf(node.callFrame)}:${lineNumber + 1}`, us)
     const onStack = new Set<string>()
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = byId.get(at)
@@ -109,7 +117,7 @@ export function formatProfileSummary(summary: ProfileSummary, top = 15): string[
   const lines = [
     `sampled ${(summary.sampledMs / 1000).toFixed(1)} s, busy (not idle) ${(summary.busyMs / 1000).toFixed(1)} s; shares of busy time`,
     '',
-    'total (on the stack)            self (running)',
+    `${'total (on the stack)'.padEnd(40)} self (running)`,
   ]
   for (let i = 0; i < top; i++) {
     const t = summary.totalByCategory[i]
@@ -117,7 +125,7 @@ export function formatProfileSummary(summary: ProfileSummary, top = 15): string[
     const left = t ? `${pct(t[1])}  ${t[0]}` : ''
     const right = s ? `${pct(s[1])}  ${s[0]}` : ''
     if (!left && !right) break
-    lines.push(`${left.padEnd(32)} ${right}`)
+    lines.push(`${left.padEnd(40)} ${right}`)
   }
   lines.push('', 'hottest functions (self)')
   for (const [name, share] of summary.selfByFunction.slice(0, top)) lines.push(`${pct(share)}  ${name}`)

@@ -2,19 +2,22 @@
  * Ingest throughput against the raw Kafka producer, and freshness end to end. Prints figures; never
  * part of `npm test`. See docs/performance.md for what it measures and how to read it.
  *
- *   npm run bench:ingest                                # about three minutes
+ *   npm run bench:ingest                                # about three and a half minutes
  *   npm run bench:ingest -- --seconds 4 --freshness-seconds 10 --freshness-rates 500,2000
- *   npm run bench:ingest -- --profile                   # + where the ingest child spends its CPU
  *   npm run bench:ingest -- --settings 100x8,1000x4gz   # B x C, gz = gzip bodies
+ *   npm run bench:ingest -- --profile                   # + where the ingest child spends its CPU
+ *   npm run bench:ingest -- --ingest-node-flags=--max-semi-space-size=64
  *   npm run bench:ingest -- --log-level info --keep     # keep the children's logs
  *
- * 1. Baseline: a kafkajs producer in this process sends the exact messages /ingest would produce
- *    (same keys, headers and Avro bytes, encoded beforehand) in batches of B, from C concurrent
- *    senders, acks=-1, to the same topic.
+ * 1. Baseline: a kafkajs producer in this process (through lib/kafka/event-producer.ts, as ingest
+ *    uses it) sends the exact messages /ingest would produce (same keys, headers and Avro bytes,
+ *    encoded beforehand) in batches of B, from C concurrent senders, acks=-1, to the same topic.
  * 2. The same events as SDK JSON through POST /ingest on an ingest role in a child process, with the
- *    same B and C. The headline is the ratio of the two, measured back to back in this run.
- * 3. Freshness: a fresh topic with ingest and processor+query children; under a steady load, the time
- *    from the /ingest ack of a run's run_complete to /runs/{id} showing COMPLETED.
+ *    same B and C. The headline is the ratio of the two; raw and ingest windows alternate over the
+ *    rounds so both see the same machine. CPU µs per event, per process, comes with it.
+ * 3. Freshness: a fresh topic with ingest and processor+query children; under a steady open-loop
+ *    load (10 % and 50 % of the best B=100 ingest figure), the time from the /ingest ack of a run's
+ *    run_complete to GET /runs/{id} showing COMPLETED.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
@@ -96,14 +99,18 @@ async function main(): Promise<void> {
   ])
   const topics = [`bench.events.${id}`, `bench.events.${id}.dlq`, `bench.fresh.${id}`, `bench.fresh.${id}.dlq`]
   // Every consumer group of the processor role, unique to this run (see lib/config.ts).
-  const groups = { SLUICE_RUNS_FUNNEL_GROUP: `bench-runs-funnel-${id}`, SLUICE_LOGS_GROUP: `bench-logs-${id}`, SLUICE_REACTIONS_GROUP: `bench-reactions-${id}` }
+  const groups = {
+    SLUICE_RUNS_FUNNEL_GROUP: `bench-runs-funnel-${id}`,
+    SLUICE_LOGS_GROUP: `bench-logs-${id}`,
+    SLUICE_REACTIONS_GROUP: `bench-reactions-${id}`,
+  }
 
   // The bench's own Kafka connections: the baseline producer and an admin to drop the topics after.
   const logger = createLogger({ level: 'warn', name: 'bench' })
   const kafka = createKafka({ brokers: services.kafkaBrokers.split(','), clientId: `sluice-bench-${id}`, logger })
   const admin = kafka.admin()
   cleanups.push([
-    'bench topics and group',
+    'bench topics and groups',
     async () => {
       const existing = new Set(await admin.listTopics())
       const ours = topics.filter((t) => existing.has(t))

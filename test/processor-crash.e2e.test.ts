@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, realpathSync, rmSync, watch } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -29,6 +29,8 @@ import { ADMIN_TOKEN, sluiceClient, testEnv, type TestProject, type TestSluice }
 const SEED = 20261123
 const RUN_COUNT = 450 // × 7 events, plus ~10 % resent: ~3,450 events
 const BATCH_SIZE = 45
+// B has stored and committed a few batches before the first kill.
+const MIN_COMMITTED_BEFORE_KILL = 100
 const HOUR = 3_600_000
 
 interface LagRow {
@@ -114,13 +116,14 @@ describe('runs-funnel processor killed with SIGKILL in the middle of a large ing
   }
 
   /** Sends batches in order up to (not including) `until`, each acknowledged by the broker before the next. */
-  async function ingestUntil(until: number): Promise<void> {
+  async function ingestUntil(until: number, pauseMs: number): Promise<void> {
     while (sent < until) {
       const batch = batches[sent]!
       const res = await ingestApi.post('/ingest', { key: project.ingest_key, body: { events: batch }, gzip: sent % 2 === 0 })
       if (res.status !== 200) throw new Error(`/ingest batch ${sent}: ${res.status} ${JSON.stringify(res.body)}`)
       sent++
       acknowledged += batch.length
+      await sleep(pauseMs)
     }
   }
 
@@ -149,17 +152,21 @@ describe('runs-funnel processor killed with SIGKILL in the middle of a large ing
     const total = batches.reduce((n, b) => n + b.length, 0)
     console.info(`[processor-crash] A and B up at ${elapsed()}; ${batches.length} batches, ${total} events`)
 
-    // 1. The whole ingest, sent as fast as A acknowledges it, which is faster than B stores it.
-    // B is killed while this goes on, once it has stored and committed a good part and lags a
-    // batch or more behind, with at least 30 % of the batches still to send while B is dead.
+    // 1. The whole ingest, a little faster than B stores it. B is killed while this goes on, once
+    // it has stored and committed a few batches and lags a batch or more behind, with at least
+    // 30 % of the batches still to send while B is dead.
     const killBefore = Math.floor(batches.length * 0.7)
-    const ingesting = ingestUntil(batches.length)
+    const ingesting = ingestUntil(batches.length, 20)
     ingesting.catch(() => {}) // awaited below; this only keeps it from counting as unhandled meanwhile
     const deadline = Date.now() + 30_000
+    let runSeen = false
     for (;;) {
-      const [l, runQueryable] = await Promise.all([lag(), someRunQueryable()])
-      if (runQueryable && l.committed >= total * 0.1 && l.lag >= BATCH_SIZE && sent < killBefore) {
-        await killProcessor(`lag ${l.lag} with ${l.committed} committed, during the ingest`, runQueryable)
+      // Runs never disappear: once B has answered with one, only the lag (asked of A) is polled,
+      // which keeps the polling off B.
+      const [l, queryable]: [LagTotals, boolean] = await Promise.all([lag(), runSeen || someRunQueryable()])
+      runSeen = queryable
+      if (runSeen && l.committed >= MIN_COMMITTED_BEFORE_KILL && l.lag >= BATCH_SIZE && sent < killBefore) {
+        await killProcessor(`lag ${l.lag} with ${l.committed} committed, during the ingest`, runSeen)
         break
       }
       if (Date.now() > deadline || sent >= killBefore) {
@@ -169,12 +176,20 @@ describe('runs-funnel processor killed with SIGKILL in the middle of a large ing
     }
 
     // 2. B again on the same data directory. It consumes only once its dead predecessor's session
-    // has expired, and is killed the moment it has stored its first batch, while it still works
-    // through the backlog on the other partitions.
+    // has expired. Then it is killed at the most delicate moment: its first batch of the backlog
+    // has written its step rows but not yet (or only just) its rollup deltas and marker, so the
+    // next B must replay that batch over rows that are already there. With chdb the moment is seen
+    // as the new part of the steps table on disk; with a ClickHouse server, the first
+    // "batch stored" line (B is then still working through the other partitions).
     await startProcessor()
     const runQueryable = await someRunQueryable() // stored by the first B, in the same directory
-    const firstBatch = await processor.waitForLog((line) => line.msg === 'batch stored', 60_000)
-    await killProcessor(`first batch stored after the restart (partition ${String(firstBatch.partition)})`, runQueryable)
+    if (chdbDir) {
+      await newInsertedPart(join(env.SLUICE_CHDB_PATH!, 'data', env.CLICKHOUSE_DATABASE!, 'steps'), 60_000)
+      await killProcessor('first batch after the restart wrote its step rows', runQueryable)
+    } else {
+      const firstBatch = await processor.waitForLog((line) => line.msg === 'batch stored', 60_000)
+      await killProcessor(`first batch stored after the restart (partition ${String(firstBatch.partition)})`, runQueryable)
+    }
     await ingesting
 
     // 3. B a third time: it recovers from both crashes.
@@ -281,6 +296,25 @@ function expectFunnel(actual: any[], expected: ReturnType<typeof expectedPipelin
     // Quantiles come from a 1 % log histogram: within 0.5 % of the exact nearest-rank value.
     expect(Math.abs(a.p50_duration_ms - e.p50_duration_ms)).toBeLessThanOrEqual(e.p50_duration_ms * 0.005 + 0.001)
     expect(Math.abs(a.p95_duration_ms - e.p95_duration_ms)).toBeLessThanOrEqual(e.p95_duration_ms * 0.005 + 0.001)
+  })
+}
+
+/**
+ * Resolves as soon as an INSERT adds a part to a MergeTree table of chdb's data directory: a part
+ * named `all_N_N_L` (one block number; merges name theirs `all_M_N_L` with M < N).
+ */
+function newInsertedPart(tableDir: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const watcher = watch(realpathSync(tableDir), (_event, name) => {
+      const m = name ? /^all_(\d+)_(\d+)_\d+$/.exec(name) : null
+      if (m && m[1] === m[2]) done(() => resolve(name!))
+    })
+    const timer = setTimeout(() => done(() => reject(new Error(`no new part in ${tableDir} within ${timeoutMs} ms`))), timeoutMs)
+    function done(settle: () => void) {
+      clearTimeout(timer)
+      watcher.close()
+      settle()
+    }
   })
 }
 

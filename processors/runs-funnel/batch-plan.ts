@@ -1,5 +1,5 @@
 import type { EventEnvelope, RunCompletePayload, RunStartPayload, StepCompletePayload } from '../../lib/event-types.ts'
-import { stepContribution as contribution, type FunnelContribution } from '../../lib/funnel-math.ts'
+import { stepContribution as contribution, type FunnelContribution, type StepFacts } from '../../lib/funnel-math.ts'
 import { isResend as isDuplicate, processedBefore as before, type KafkaPosition, type PositionedEvent } from '../positioned-events.ts'
 
 export type { KafkaPosition, PositionedEvent }
@@ -11,18 +11,9 @@ export interface KnownRunStart extends KafkaPosition {
   started_at: number
 }
 
-export interface KnownStep extends KafkaPosition {
-  project_id: string
+export interface KnownStep extends StepFacts, KafkaPosition {
   run_id: string
   step_id: string
-  name: string
-  started_at: number | null
-  completed_at: number | null
-  event_time: number
-  input_count: number | null
-  output_count: number | null
-  rejection_reasons: Record<string, number> | null
-  cost: number | null
 }
 
 export interface KnownCompletion extends KafkaPosition {

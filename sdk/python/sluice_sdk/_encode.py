@@ -112,7 +112,15 @@ def _key(key: Any) -> Any:
 
 
 def log_attributes(attributes: Dict[Any, Any]) -> Dict[str, Any]:
-    """Log attributes must be strings, finite numbers or booleans: anything else becomes its JSON text."""
+    """Log attributes must be strings, finite numbers or booleans: None is left out, anything
+    else becomes its JSON text."""
+    # Usually every value is fine as it is: then the dict itself is what gets serialized (it is
+    # serialized before the call that recorded it returns, so no copy is needed).
+    if all(
+        isinstance(k, str) and (isinstance(v, (str, int)) or (isinstance(v, float) and math.isfinite(v)))
+        for k, v in attributes.items()
+    ):
+        return attributes
     out: Dict[str, Any] = {}
     for key, value in attributes.items():
         if isinstance(value, (str, int)) or (isinstance(value, float) and math.isfinite(value)):

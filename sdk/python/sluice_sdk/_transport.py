@@ -145,8 +145,7 @@ class Transport:
     def enqueue(self, event: Dict[str, Any]) -> None:
         """Queues one event. Never raises."""
         try:
-            if self._pid != os.getpid():
-                self._after_fork()
+            self._check_fork()
             data = safe_json(event).encode("utf-8")
             reports: List[DropReport] = []
             with self._cond:
@@ -176,6 +175,11 @@ class Transport:
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Blocks until every event recorded before the call is sent or given up on, or until
         ``timeout`` seconds have passed. True if everything was settled."""
+        self._check_fork()
+        if threading.current_thread() is self._thread:
+            # Called from on_drop, on the sender thread: it cannot wait for itself.
+            logger.debug("flush() from the sender thread (on_drop?) does not wait")
+            return False
         with self._cond:
             target = self._last_seq
             if self._settled_through() >= target:
@@ -199,6 +203,7 @@ class Transport:
         abandoned and what is left is dropped (``shutdown``). True if everything was settled in
         time. Calling it again is harmless."""
         seconds = self._o.shutdown_timeout_ms / 1000 if timeout is None else timeout
+        self._check_fork()
         with self._cond:
             self._closed = True
             self._deadline = None
@@ -234,6 +239,7 @@ class Transport:
             self.shutdown()
 
     def stats(self) -> Dict[str, Any]:
+        self._check_fork()
         with self._cond:
             c = self._counters
             return {
@@ -255,10 +261,9 @@ class Transport:
             if self._closed and not self._queue:
                 self._cond.notify_all()
                 return True
-            thread = threading.Thread(target=self._work, name="sluice-sdk-sender", daemon=True)
             try:
-                thread.start()
-            except RuntimeError:  # "can't create new thread at interpreter shutdown"
+                thread = _start_thread(self._work)
+            except RuntimeError:  # "can't create new thread at interpreter shutdown" (3.12+)
                 return False
             self._thread = thread
         self._cond.notify_all()
@@ -500,8 +505,12 @@ class Transport:
             return self._queue[0].seq - 1
         return self._last_seq
 
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():
+            self._after_fork()
+
     def _after_fork(self) -> None:
-        """In a forked child: the parent's queue and thread are the parent's business."""
+        """In a forked child: the parent's queue, thread and connection are the parent's business."""
         self._init_sync()
         self._queue.clear()
         self._queued_bytes = 0
@@ -510,6 +519,12 @@ class Transport:
         self._conn = None
         self._deadline = None
         self._aborted = threading.Event()
+
+
+def _start_thread(target: Any) -> threading.Thread:
+    thread = threading.Thread(target=target, name="sluice-sdk-sender", daemon=True)
+    thread.start()
+    return thread
 
 
 def _ref(item: Any) -> Dict[str, str]:

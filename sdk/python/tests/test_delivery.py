@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -210,6 +211,32 @@ class TestServerAnswers:
         assert c.stats()["dropped"]["queue_overflow"] >= 1
 
 
+    def test_flush_from_on_drop_returns_instead_of_waiting_for_itself(self, fake_ingest, make_client) -> None:
+        fake_ingest.responder = lambda req, i: {"status": 401}
+        answers: list = []
+        holder: list = []
+        c = make_client(on_drop=lambda r: answers.append(holder[0].flush(5)))
+        holder.append(c)
+        logs(c, 1)
+        t0 = time.monotonic()
+        assert c.flush(5)
+        assert answers == [False]
+        assert time.monotonic() - t0 < 2
+
+    def test_sends_from_the_calling_thread_when_no_thread_can_be_started(self, fake_ingest, make_client, monkeypatch) -> None:
+        """As at interpreter exit on Python 3.12+, where starting a thread raises."""
+        from sluice_sdk import _transport
+
+        def refuse(target):
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+
+        monkeypatch.setattr(_transport, "_start_thread", refuse)
+        c = make_client()
+        logs(c, 3)
+        assert c.shutdown(5) is True
+        assert [len(r.events) for r in fake_ingest.requests] == [3]
+
+
 class TestQueue:
     def test_drops_the_oldest_past_max_queue_size_and_counts_them(self, fake_ingest, make_client) -> None:
         c = make_client(max_queue_size=10)
@@ -296,6 +323,25 @@ class TestShutdown:
         assert (done.returncode, done.stderr) == (0, b"")
         assert len(fake_ingest.requests) == 1
         assert time.monotonic() - t0 < 5
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_sends_its_own_events_not_its_parents(fake_ingest, make_client) -> None:
+    c = make_client()
+    logs(c, 2, "parent")
+    pid = os.fork()
+    if pid == 0:  # the child: its own queue and sender thread
+        code = 1
+        try:
+            c.log("info", "child")
+            code = 0 if c.flush(5) and c.stats()["sent"] == 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert c.flush(5)
+    messages = sorted(e["data"]["message"] for r in fake_ingest.requests for e in r.events)
+    assert messages == ["child", "parent 0", "parent 1"]
 
 
 class TestDebug:

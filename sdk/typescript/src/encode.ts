@@ -75,6 +75,17 @@ function sanitize(value: unknown, ancestors: Set<object>): unknown {
 
 /** Log attributes must be strings, finite numbers or booleans: null and undefined are left out, anything else becomes its JSON text. */
 export function logAttributes(attributes: Record<string, unknown>): Record<string, string | number | boolean> {
+  // Usually every value is fine as it is: then the object itself is what gets serialized.
+  let fine = true
+  for (const k in attributes) {
+    if (!Object.hasOwn(attributes, k)) continue
+    const v = attributes[k]
+    if (!(typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))) {
+      fine = false
+      break
+    }
+  }
+  if (fine) return attributes as Record<string, string | number | boolean>
   const out: Record<string, string | number | boolean> = {}
   for (const [k, v] of Object.entries(attributes)) {
     if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) out[k] = v

@@ -58,7 +58,7 @@ export class Sluice {
   /** A log line; inside a run (`sluice.run` callback) it carries that run's id. */
   log(entry: LogEntry): void {
     try {
-      emitLog(this.recorder, entry.runId === undefined ? { ...entry, runId: this.currentRun()?.id } : entry)
+      emitLog(this.recorder, entry, entry.runId ?? this.context.getStore()?.run.id)
     } catch (err) {
       this.recorder.debug(`log not recorded: ${String(err)}`)
     }

@@ -89,7 +89,7 @@ export class Run {
 
   /** A log line attached to this run. */
   log(entry: LogEntry): void {
-    emitLog(this.recorder, { ...entry, runId: entry.runId ?? this.id })
+    emitLog(this.recorder, entry, entry.runId ?? this.id)
   }
 
   /** @internal Sends `run_complete`: completed, or failed with the error. Once. */
@@ -215,12 +215,15 @@ function addReason(reasons: Record<string, number>, reason: string, n: number): 
   reasons[key] = (reasons[key] ?? 0) + n
 }
 
-/** @internal Sends one `log` event. */
-export function emitLog(recorder: Recorder, entry: LogEntry): void {
+/**
+ * @internal Sends one `log` event. Nothing is copied defensively: the event is serialized before
+ * this returns, so later changes to `entry` cannot reach it.
+ */
+export function emitLog(recorder: Recorder, entry: LogEntry, runId: string | undefined): void {
   const at = recorder.now()
   const data: Record<string, unknown> = { level: String(entry.level), message: truncateText(String(entry.message)) }
   if (entry.service !== undefined && entry.service !== null) data.service = String(entry.service)
   if (entry.attributes) data.attributes = logAttributes(entry.attributes)
-  if (entry.runId) data.run_id = entry.runId
+  if (runId) data.run_id = runId
   recorder.emit('log', at, data)
 }
