@@ -80,6 +80,7 @@ export const envSchema = z.object({
   SLUICE_WEBHOOK_BACKOFF_BASE_MS: positiveInt(30_000),
   SLUICE_WEBHOOK_BACKOFF_MAX_MS: positiveInt(3_600_000),
   SLUICE_PROCESSOR_MAX_BATCH_BYTES: positiveInt(4 * MiB),
+  SLUICE_PROCESSOR_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
   SLUICE_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
   SLUICE_SHUTDOWN_TIMEOUT_MS: positiveInt(15_000),
 })
@@ -123,6 +124,8 @@ export interface Config {
     logsGroup: string
     reactionsGroup: string
     maxBatchBytes: number
+    /** Partitions one consumer works on at once. */
+    concurrency: number
     /** How long the group waits for a silent member (a killed process) before rebalancing. */
     sessionTimeoutMs: number
   }
@@ -193,6 +196,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
       logsGroup: e.SLUICE_LOGS_GROUP,
       reactionsGroup: e.SLUICE_REACTIONS_GROUP,
       maxBatchBytes: e.SLUICE_PROCESSOR_MAX_BATCH_BYTES,
+      concurrency: e.SLUICE_PROCESSOR_CONCURRENCY,
       sessionTimeoutMs: e.SLUICE_CONSUMER_SESSION_TIMEOUT_MS,
     },
     logs: { retentionDays: e.SLUICE_LOG_RETENTION_DAYS },

@@ -36,6 +36,7 @@ export async function startProcessors(services: Services): Promise<RunningProces
       topics: [config.kafka.eventsTopic],
       maxBytesPerPartition: config.processor.maxBatchBytes,
       sessionTimeoutMs: config.processor.sessionTimeoutMs,
+      partitionsConsumedConcurrently: config.processor.concurrency,
       logger: logger.child({ consumer: groupId }),
       onBatchFailed: () => metrics.processorErrors.inc({ processor }),
     })

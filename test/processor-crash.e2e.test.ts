@@ -11,7 +11,7 @@ import {
   shuffledBatches,
   type GeneratedRun,
 } from './fixtures/pipeline-runs.ts'
-import { killAllSluiceChildren, spawnSluice, type ChildSluice } from './helpers/child-sluice.ts'
+import { killAllSluiceChildren, spawnSluice, type ChildSluice, type SpawnedSluice } from './helpers/child-sluice.ts'
 import { ADMIN_TOKEN, sluiceClient, testEnv, type TestProject, type TestSluice } from './helpers/test-sluice.ts'
 
 // The issue's requirement: killing the processor with SIGKILL in the middle of a large ingest and
@@ -54,7 +54,8 @@ interface KillRecord {
   acknowledged: number
   /** Offsets the killed B committed: final, since it is dead. */
   committed: number
-  /** Whether B answered with a stored run just before the kill. */
+  /** Whether a stored run was queryable before the kill: B answered /runs with one (or, for a B killed
+   * before it listened, the B before it did, on the same data directory). */
   runQueryable: boolean
   /** Batches acknowledged by A when the kill was sent, of all batches. */
   batchesSent: number
@@ -89,8 +90,8 @@ describe('runs-funnel processor killed with SIGKILL in the middle of a large ing
   const processorRoles = ['processor', 'query'] as const
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`
 
-  async function startProcessor(): Promise<void> {
-    processor = await spawnSluice({ roles: processorRoles, env })
+  async function startProcessor(onSpawn?: (child: SpawnedSluice) => void): Promise<void> {
+    processor = await spawnSluice({ roles: processorRoles, env, onSpawn })
     queryApi = sluiceClient(processor.url, loadConfig(env, { roles: processorRoles }))
   }
 
@@ -128,10 +129,10 @@ describe('runs-funnel processor killed with SIGKILL in the middle of a large ing
   }
 
   /** SIGKILLs B at once and records what it had done by then. */
-  async function killProcessor(when: string, runQueryable: boolean): Promise<void> {
+  async function killProcessor(b: SpawnedSluice, when: string, runQueryable: boolean): Promise<void> {
     const record = { when, acknowledged, runQueryable, batchesSent: sent, batchCount: batches.length }
-    processor.kill('SIGKILL')
-    await processor.stopped
+    b.kill('SIGKILL')
+    await b.stopped
     const kill: KillRecord = { ...record, committed: (await lag()).committed }
     kills.push(kill)
     console.info(`[processor-crash] kill ${kills.length} at ${elapsed()}: ${JSON.stringify(kill)}`)
@@ -166,7 +167,7 @@ describe('runs-funnel processor killed with SIGKILL in the middle of a large ing
       const [l, queryable]: [LagTotals, boolean] = await Promise.all([lag(), runSeen || someRunQueryable()])
       runSeen = queryable
       if (runSeen && l.committed >= MIN_COMMITTED_BEFORE_KILL && l.lag >= BATCH_SIZE && sent < killBefore) {
-        await killProcessor(`lag ${l.lag} with ${l.committed} committed, during the ingest`, runSeen)
+        await killProcessor(processor, `lag ${l.lag} with ${l.committed} committed, during the ingest`, runSeen)
         break
       }
       if (Date.now() > deadline || sent >= killBefore) {
@@ -175,20 +176,25 @@ describe('runs-funnel processor killed with SIGKILL in the middle of a large ing
       await sleep(10)
     }
 
-    // 2. B again on the same data directory. It consumes only once its dead predecessor's session
-    // has expired. Then it is killed at the most delicate moment: its first batch of the backlog
-    // has written its step rows but not yet (or only just) its rollup deltas and marker, so the
-    // next B must replay that batch over rows that are already there. With chdb the moment is seen
-    // as the new part of the steps table on disk; with a ClickHouse server, the first
-    // "batch stored" line (B is then still working through the other partitions).
-    await startProcessor()
-    const runQueryable = await someRunQueryable() // stored by the first B, in the same directory
+    // 2. B again on the same data directory, killed at the most delicate moment: a batch of the
+    // backlog has written its step rows but not yet (or only just) its rollup deltas and marker,
+    // so the next B must replay that batch over rows that are already there. With chdb the moment
+    // is the new part of the steps table on disk, watched from before B starts (it may consume at
+    // once, if its predecessor's session has expired meanwhile). With a ClickHouse server, it is
+    // the first "batch stored" line, while B still works through the other partitions.
+    // Runs stay queryable across the kill: they are in the data directory the first B wrote.
     if (chdbDir) {
-      await newInsertedPart(join(env.SLUICE_CHDB_PATH!, 'data', env.CLICKHOUSE_DATABASE!, 'steps'), 60_000)
-      await killProcessor('first batch after the restart wrote its step rows', runQueryable)
+      const partWritten = newInsertedPart(join(env.SLUICE_CHDB_PATH!, 'data', env.CLICKHOUSE_DATABASE!, 'steps'), 60_000)
+      let spawned: SpawnedSluice | undefined
+      const starting = startProcessor((child) => (spawned = child))
+      starting.catch(() => {}) // it may be killed before it listens
+      const part = await partWritten
+      await killProcessor(spawned!, `a batch after the restart wrote its step rows (part ${part})`, kills[0]!.runQueryable)
     } else {
+      await startProcessor()
+      const runQueryable = await someRunQueryable()
       const firstBatch = await processor.waitForLog((line) => line.msg === 'batch stored', 60_000)
-      await killProcessor(`first batch stored after the restart (partition ${String(firstBatch.partition)})`, runQueryable)
+      await killProcessor(processor, `first batch stored after the restart (partition ${String(firstBatch.partition)})`, runQueryable)
     }
     await ingesting
 

@@ -40,6 +40,11 @@ export interface EventConsumerOptions {
   topics: readonly string[]
   maxBytesPerPartition: number
   sessionTimeoutMs?: number
+  /**
+   * Partitions worked on at once (default 1). Safe for Sluice's processors: each one's state is
+   * per partition (markers) or guarded in the store (advisory locks per fingerprint).
+   */
+  partitionsConsumedConcurrently?: number
   logger: Logger
   /** Backoff after a failed batch, doubled per consecutive failure up to maxRetryDelayMs. */
   retryDelayMs?: number
@@ -75,7 +80,7 @@ export function createEventConsumer(kafka: Kafka, options: EventConsumerOptions)
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 1,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
         eachBatch: async ({ batch, heartbeat, isStale, isRunning, resolveOffset }) => {
           if (batch.messages.length === 0 || isStale() || !isRunning()) return
           const key = `${batch.topic}:${batch.partition}`

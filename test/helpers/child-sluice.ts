@@ -23,9 +23,8 @@ const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])
 // What a child inherits from the test process; everything Sluice reads comes from `env`.
 const INHERITED = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'SYSTEMROOT']
 
-export interface ChildSluice {
-  /** `http://127.0.0.1:<port>` */
-  url: string
+/** A child process of Sluice, listening or not yet. */
+export interface SpawnedSluice {
   pid: number
   kill(signal?: NodeJS.Signals): void
   /** Resolves when the process has exited: its exit code, or null when a signal ended it. */
@@ -38,11 +37,19 @@ export interface ChildSluice {
   waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>
 }
 
+/** A child process of Sluice that has logged "sluice started". */
+export interface ChildSluice extends SpawnedSluice {
+  /** `http://127.0.0.1:<port>` */
+  url: string
+}
+
 export interface SpawnSluiceOptions {
   roles: readonly Role[]
   env: Record<string, string>
   /** How long the child may take to log "sluice started". */
   startTimeoutMs?: number
+  /** Called at once with the process, for a test that must be able to kill it before it listens. */
+  onSpawn?: (child: SpawnedSluice) => void
 }
 
 const running = new Set<ChildProcess>()
@@ -143,18 +150,7 @@ export async function spawnSluice(options: SpawnSluiceOptions): Promise<ChildSlu
     })
   }
 
-  let port: number
-  try {
-    const started = await waitForLog((line) => line.msg === 'sluice started' && typeof line.port === 'number', options.startTimeoutMs ?? 60_000)
-    port = started.port as number
-  } catch (err) {
-    child.kill('SIGKILL')
-    await stopped
-    throw err
-  }
-
-  return {
-    url: `http://127.0.0.1:${port}`,
+  const spawned: SpawnedSluice = {
     pid: child.pid!,
     kill: (signal = 'SIGTERM') => {
       child.kill(signal)
@@ -164,6 +160,18 @@ export async function spawnSluice(options: SpawnSluiceOptions): Promise<ChildSlu
     logs,
     waitForLog,
   }
+  options.onSpawn?.(spawned)
+
+  let port: number
+  try {
+    const started = await waitForLog((line) => line.msg === 'sluice started' && typeof line.port === 'number', options.startTimeoutMs ?? 60_000)
+    port = started.port as number
+  } catch (err) {
+    child.kill('SIGKILL')
+    await stopped
+    throw err
+  }
+  return { ...spawned, url: `http://127.0.0.1:${port}` }
 }
 
 function parseJsonLine(text: string): Record<string, unknown> | null {

@@ -1,7 +1,7 @@
 """The Python SDK's cost: what recording one event costs the caller, and how many events per
 second one process can push to a local Sluice. Prints figures; never part of ``npm test``.
 
-    python3 sdk/python/bench/sdk_overhead.py                  # about half a minute
+    python3 sdk/python/bench/sdk_overhead.py                  # about a minute
     python3 sdk/python/bench/sdk_overhead.py --events 50000 --seconds 3
     python3 sdk/python/bench/sdk_overhead.py --url URL --admin-token TOKEN   # a running Sluice
     python3 sdk/python/bench/sdk_overhead.py --no-server      # overhead only
@@ -184,7 +184,7 @@ def throughput(server: Sluice, seconds: float) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--events", type=int, default=100_000)
+    p.add_argument("--events", type=int, default=50_000)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--url")

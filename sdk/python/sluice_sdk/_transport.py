@@ -7,28 +7,25 @@ SDK's transport.ts follows the same rules; the shared delivery vectors check bot
 
 from __future__ import annotations
 
-import atexit
 import collections
-import email.utils
 import gzip as gzip_module
 import http.client
 import json
 import logging
 import os
 import platform
-import random
-import re
 import select
 import socket
 import threading
 import time
 import urllib.parse
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional
 
 from ._encode import safe_json
+from ._exit_flush import exit_flush
 from ._options import Options
+from ._retry import backoff_ms, is_retryable, parse_retry_after
 from ._version import SDK_VERSION
 
 logger = logging.getLogger("sluice_sdk")
@@ -41,7 +38,6 @@ _BODY_CLOSE = b"]}"
 BODY_FRAME_BYTES = len(_BODY_OPEN) + len(_BODY_CLOSE)
 
 _USER_AGENT = "sluice-sdk-python/%s python/%s" % (SDK_VERSION, platform.python_version())
-_DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -75,36 +71,6 @@ class _Answer:
     error: str = ""
 
 
-def is_retryable(status: int) -> bool:
-    """Network errors (status 0 here), 408, 429 and 5xx are worth another try."""
-    return status == 0 or status == 408 or status == 429 or status >= 500
-
-
-def backoff_ms(attempt: int, base_ms: float, max_ms: float, rand: Any = random.random) -> int:
-    """Full jitter: random in [0, min(max_ms, base_ms * 2**attempt)), attempt counting from 0."""
-    ceiling = min(max_ms, base_ms * 2 ** min(attempt, 52))
-    return int(rand() * ceiling)
-
-
-def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[int]:
-    """``Retry-After`` in milliseconds: delta-seconds (decimals accepted) or an HTTP date."""
-    if value is None:
-        return None
-    text = value.strip()
-    if _DECIMAL.match(text):
-        return int(round(float(text) * 1000))
-    if not re.search(r"[a-zA-Z]", text):
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    current = time.time() if now is None else now / 1000
-    return max(0, int(round((when.timestamp() - current) * 1000)))
-
-
 @dataclass
 class _Counters:
     sent: int = 0
@@ -134,7 +100,7 @@ class Transport:
         self._conn: Optional[http.client.HTTPConnection] = None
         self._counters = _Counters()
         if options.flush_on_exit:
-            _exit_flush.add(self)
+            exit_flush.add(self)
 
     def _init_sync(self) -> None:
         self._pid = os.getpid()
@@ -207,7 +173,7 @@ class Transport:
         with self._cond:
             self._closed = True
             self._deadline = None
-        _exit_flush.discard(self)
+        exit_flush.discard(self)
         done = self.flush(seconds)
         reports: List[DropReport] = []
         if not done:
@@ -576,37 +542,3 @@ def _dropped_by_peer(sock: socket.socket) -> bool:
     except (OSError, ValueError):
         return True
     return bool(readable)
-
-
-class _ExitFlush:
-    """Transports to flush when the interpreter exits; one atexit hook serves them all."""
-
-    def __init__(self) -> None:
-        self._transports: "weakref.WeakSet[Transport]" = weakref.WeakSet()
-        self._lock = threading.Lock()
-        atexit.register(self._run)
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork)
-
-    def add(self, t: Transport) -> None:
-        with self._lock:
-            self._transports.add(t)
-
-    def discard(self, t: Transport) -> None:
-        with self._lock:
-            self._transports.discard(t)
-
-    def _run(self) -> None:
-        with self._lock:
-            transports = list(self._transports)
-        for t in transports:
-            try:
-                t.flush_at_exit()
-            except Exception as err:
-                logger.debug("flush at exit failed: %r", err)
-
-    def _after_fork(self) -> None:
-        self._lock = threading.Lock()
-
-
-_exit_flush = _ExitFlush()
