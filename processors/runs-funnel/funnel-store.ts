@@ -16,7 +16,7 @@ export interface FunnelStore {
   /** The last offset whose batch is fully stored, or null when none is. */
   readMarker(key: MarkerKey): Promise<number | null>
   loadKnownState(projectIds: readonly string[], runIds: readonly string[]): Promise<KnownState>
-  /** Writes the plan's rows, then its rollup deltas and marker in one insert. */
+  /** Writes the plan's rows, then its rollup deltas and marker in one insert (none when nothing counts). */
   write(plan: BatchPlan, marker: MarkerKey & { offset: number }): Promise<void>
 }
 
@@ -98,6 +98,9 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
         insert(tables.runCompletions, 'run_completions', plan.completions.map(completionRow)),
         insert(tables.steps, 'steps', plan.steps.map(stepRow)),
       ])
+      // A batch that counts nothing needs no marker: replaying it changes nothing (its rows are
+      // idempotent), so the resume point may stay where the last counting batch left it.
+      if (plan.contributions.length === 0) return
       await insert(tables.funnelRollup, 'pipeline_funnel_rollup', [
         ...rollupRows(plan.contributions),
         { project_id: '', pipeline: '', step_name: markerName(marker), bucket: 0, max_offset: marker.offset },

@@ -62,7 +62,7 @@ export function createRunsFunnelProcessor(deps: {
     // skip the batch, not plan it again against rows that already count.
     markers.delete(`${topic}:${partition}`)
     await store.write(plan, { group, topic, partition, offset: lastOffset })
-    markers.set(`${topic}:${partition}`, lastOffset)
+    if (plan.contributions.length > 0) markers.set(`${topic}:${partition}`, lastOffset)
 
     const stored = plan.runStarts.length + plan.steps.length + plan.completions.length
     metrics.processorMessages.inc({ processor: PROCESSOR, outcome: 'stored' }, stored)
