@@ -103,6 +103,14 @@ export async function spawnSluice(options: SpawnSluiceOptions): Promise<ChildSlu
       append(`[child-sluice] pid ${child.pid} exited with ${signal ?? `code ${code}`}\n`)
       resolve(code)
     })
+    // A process that could not be started emits 'error' and no 'exit'.
+    child.once('error', (err) => {
+      append(`[child-sluice] ${err.message}\n`)
+      if (child.pid === undefined) {
+        running.delete(child)
+        resolve(null)
+      }
+    })
   })
 
   let partial = ''
@@ -151,7 +159,7 @@ export async function spawnSluice(options: SpawnSluiceOptions): Promise<ChildSlu
   }
 
   const spawned: SpawnedSluice = {
-    pid: child.pid!,
+    pid: child.pid ?? -1,
     kill: (signal = 'SIGTERM') => {
       child.kill(signal)
     },
