@@ -13,6 +13,7 @@ import {
 } from './fixtures/pipeline-runs.ts'
 import { killAllSluiceChildren, spawnSluice, type ChildSluice, type SpawnedSluice } from './helpers/child-sluice.ts'
 import { ADMIN_TOKEN, sluiceClient, testEnv, type TestProject, type TestSluice } from './helpers/test-sluice.ts'
+import { expectFunnel } from './helpers/expect-funnel.ts'
 
 // The issue's requirement: killing the processor with SIGKILL in the middle of a large ingest and
 // starting it again loses no event and counts none twice.
@@ -285,25 +286,6 @@ describe('runs-funnel processor killed with SIGKILL in the middle of a large ing
   }, 40_000)
 })
 
-function expectFunnel(actual: any[], expected: ReturnType<typeof expectedPipelineFunnel>) {
-  expect(actual.map((s) => s.name)).toEqual(expected.map((s) => s.name))
-  expected.forEach((e, i) => {
-    const a = actual[i]
-    expect(a).toMatchObject({
-      name: e.name,
-      runs: e.runs,
-      input_count: e.input_count,
-      output_count: e.output_count,
-      dropped: e.dropped,
-      rejection_reasons: e.rejection_reasons,
-    })
-    expect(a.drop_rate).toBeCloseTo(e.drop_rate, 12)
-    expect(a.avg_cost).toBeCloseTo(e.avg_cost, 10)
-    // Quantiles come from a 1 % log histogram: within 0.5 % of the exact nearest-rank value.
-    expect(Math.abs(a.p50_duration_ms - e.p50_duration_ms)).toBeLessThanOrEqual(e.p50_duration_ms * 0.005 + 0.001)
-    expect(Math.abs(a.p95_duration_ms - e.p95_duration_ms)).toBeLessThanOrEqual(e.p95_duration_ms * 0.005 + 0.001)
-  })
-}
 
 /**
  * Resolves as soon as an INSERT adds a part to a MergeTree table of chdb's data directory: a part
