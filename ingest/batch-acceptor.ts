@@ -11,6 +11,7 @@ import {
 } from '../lib/errors.ts'
 import type { EventEnvelope } from '../lib/event-types.ts'
 import type { EventProducer, OutgoingMessage } from '../lib/kafka/event-producer.ts'
+import { EVENT_TYPE_HEADER, REQUEST_ID_HEADER } from '../lib/kafka/headers.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { Metrics } from '../lib/metrics.ts'
 import { normalizeEvent } from './event-schema.ts'
@@ -81,7 +82,7 @@ export function createBatchAcceptor(options: BatchAcceptorOptions) {
       accepted.map(async (e) => ({
         key: partitionKey(e),
         value: await codec.encode(e),
-        headers: { 'x-request-id': ctx.requestId, 'x-sluice-event-type': e.type },
+        headers: { [REQUEST_ID_HEADER]: ctx.requestId, [EVENT_TYPE_HEADER]: e.type },
       })),
     )
     const end = metrics.produceDuration.startTimer({ topic })

@@ -3,6 +3,7 @@
  * receives and as the exact Kafka messages /ingest would produce for them (same keys, headers and
  * Avro bytes, made by the project's own normalizer, partitioner and codec).
  */
+import { EVENT_TYPE_HEADER, REQUEST_ID_HEADER } from '../../lib/kafka/headers.ts'
 import { randomUUID } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { partitionKey } from '../../ingest/batch-acceptor.ts'
@@ -54,7 +55,7 @@ export async function toKafkaMessages(events: readonly ContractEvent[], codec: E
       return {
         key: partitionKey(e),
         value: await codec.encode(e),
-        headers: { 'x-request-id': requestId, 'x-sluice-event-type': e.type },
+        headers: { [REQUEST_ID_HEADER]: requestId, [EVENT_TYPE_HEADER]: e.type },
       }
     }),
   )

@@ -1,6 +1,6 @@
 import type { EventCodec } from '../../lib/avro/event-codec.ts'
 import type { ClickHouseClient, ClickhouseTables } from '../../lib/clickhouse.ts'
-import { LOG_LEVELS, type LogPayload } from '../../lib/event-types.ts'
+import { LOG_LEVELS, type EventType, type LogPayload } from '../../lib/event-types.ts'
 import type { ConsumedBatch, EventConsumer } from '../../lib/kafka/event-consumer.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { Metrics } from '../../lib/metrics.ts'
@@ -8,6 +8,7 @@ import type { DeadLetterSink } from '../dead-letter.ts'
 import { decodeBatch, isResend, type KafkaPosition, type PositionedEvent } from '../positioned-events.ts'
 
 const PROCESSOR = 'logs'
+const LOG_TYPE: ReadonlySet<EventType> = new Set(['log'])
 const INSERT_SETTINGS = { date_time_input_format: 'best_effort' } as const
 
 /**
@@ -39,10 +40,10 @@ export function createLogsProcessor(deps: {
 
   async function handleBatch(batch: ConsumedBatch): Promise<void> {
     const end = metrics.processorBatchDuration.startTimer({ processor: PROCESSOR })
-    const { events, letters } = await decodeBatch(codec, batch)
+    const { events, letters, skipped } = await decodeBatch(codec, batch, LOG_TYPE)
     await deadLetter(batch, letters)
     const logs = events.filter((e) => e.event.type === 'log')
-    metrics.processorMessages.inc({ processor: PROCESSOR, outcome: 'ignored' }, events.length - logs.length)
+    metrics.processorMessages.inc({ processor: PROCESSOR, outcome: 'ignored' }, skipped + events.length - logs.length)
     if (logs.length === 0) {
       end()
       return

@@ -1,4 +1,5 @@
 import type { EventCodec } from '../../lib/avro/event-codec.ts'
+import type { EventType } from '../../lib/event-types.ts'
 import type { EventConsumer, ConsumedBatch } from '../../lib/kafka/event-consumer.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { Metrics } from '../../lib/metrics.ts'
@@ -8,6 +9,7 @@ import { planBatch } from './batch-plan.ts'
 import type { FunnelStore } from './funnel-store.ts'
 
 const PROCESSOR = 'runs-funnel'
+const RUN_EVENT_TYPES: ReadonlySet<EventType> = new Set(['run_start', 'step_complete', 'run_complete'])
 
 /**
  * Consumes run events and keeps runs, steps and per-pipeline funnels in ClickHouse.
@@ -50,7 +52,8 @@ export function createRunsFunnelProcessor(deps: {
       return
     }
 
-    const { events, letters } = await decodeBatch(codec, { partition, messages: fresh })
+    const { events, letters, skipped: notRunEvents } = await decodeBatch(codec, { partition, messages: fresh }, RUN_EVENT_TYPES)
+    metrics.processorMessages.inc({ processor: PROCESSOR, outcome: 'ignored' }, notRunEvents)
     await deadLetter({ topic, partition }, letters)
 
     const projectIds = [...new Set(events.map((e) => e.event.project_id))]
