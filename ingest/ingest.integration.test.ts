@@ -256,6 +256,17 @@ describe('an ingest Sluice with the default limits', () => {
       expectError(await sluice.post('/ingest', { key: 'x'.repeat(5000), body: body() }), 401, 'SLUICE_ERR_UNAUTHORIZED')
     })
 
+    it('checks the key before reading the body: a bad key with a gzip bomb is a 401, not a 413', async () => {
+      const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024))
+      const res = await sluice.post('/ingest', {
+        key: 'sl_ingest_unknown',
+        rawBody: bomb,
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      })
+      expectError(res, 401, 'SLUICE_ERR_UNAUTHORIZED')
+      expectError(await sluice.post('/ingest', { rawBody: '{"events": [', headers: { 'content-type': 'application/json' } }), 401, 'SLUICE_ERR_UNAUTHORIZED')
+    })
+
     it('403 SLUICE_ERR_FORBIDDEN for a query key or the admin token on /ingest', async () => {
       expectError(await sluice.post('/ingest', { key: project.query_key, body: body() }), 403, 'SLUICE_ERR_FORBIDDEN', /ingest key/)
       expectError(await sluice.post('/ingest', { key: ADMIN_TOKEN, body: body() }), 403, 'SLUICE_ERR_FORBIDDEN', /ingest key/)

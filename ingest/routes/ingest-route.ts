@@ -5,7 +5,7 @@ import { decodedBodyBytes, sendAcceptResult } from './accept-response.ts'
 
 /** `POST /ingest`: the SDKs' batch endpoint (ingest key). */
 export const ingestRoute: FastifyPluginAsync<{ accept: BatchAcceptor }> = async (app, { accept }) => {
-  app.post('/ingest', { preHandler: app.requireKey('ingest') }, async (request, reply) => {
+  app.post('/ingest', { onRequest: app.requireKey('ingest') }, async (request, reply) => {
     const body = request.body
     if (typeof body !== 'object' || body === null || Array.isArray(body) || !Array.isArray((body as { events?: unknown }).events)) {
       throw new InvalidBodyError('Body must be an object with an "events" array')

@@ -9,7 +9,7 @@ import { decodedBodyBytes, sendAcceptResult } from './accept-response.ts'
  * refer to the positions in the array sent.
  */
 export const logsRoute: FastifyPluginAsync<{ accept: BatchAcceptor }> = async (app, { accept }) => {
-  app.post('/api/logs', { preHandler: app.requireKey('ingest') }, async (request, reply) => {
+  app.post('/api/logs', { onRequest: app.requireKey('ingest') }, async (request, reply) => {
     const body = request.body
     if (typeof body !== 'object' || body === null) throw new InvalidBodyError('Body must be a log object or an array of them')
     const logs: unknown[] = Array.isArray(body) ? body : [body]

@@ -9,7 +9,7 @@ const createProjectBody = z.object({ name: z.string().trim().min(1).max(200) })
 
 /** `POST /api/projects` (admin token): a project and its two keys, shown this once. */
 export const projectsRoute: FastifyPluginAsync<{ pg: PgPool }> = async (app, { pg }) => {
-  app.post('/api/projects', { preHandler: app.requireKey('admin') }, async (request, reply) => {
+  app.post('/api/projects', { onRequest: app.requireKey('admin') }, async (request, reply) => {
     const parsed = createProjectBody.safeParse(request.body)
     if (!parsed.success) throw new ValidationError('name: must be a string of 1 to 200 characters')
     const id = randomUUID()

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { ForbiddenError, UnauthorizedError } from '../errors.ts'
 import { isAdminToken, type KeyKind, type KeyResolver } from './api-keys.ts'
@@ -7,8 +7,8 @@ export type AccessKind = 'admin' | KeyKind
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** A preHandler that lets through only requests bearing a key of this kind. */
-    requireKey(kind: AccessKind): preHandlerAsyncHookHandler
+    /** An onRequest hook that lets through only requests bearing a key of this kind: it runs before the body is read, so an unauthenticated client cannot make the server parse or inflate anything. */
+    requireKey(kind: AccessKind): onRequestAsyncHookHandler
   }
   interface FastifyRequest {
     /** The project of the request's key; set by requireKey('ingest' | 'query'). */

@@ -27,7 +27,7 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { ser
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 
-  app.get('/api/ops/lag', { preHandler: app.requireKey('admin') }, async () => refreshLag())
+  app.get('/api/ops/lag', { onRequest: app.requireKey('admin') }, async () => refreshLag())
 
   async function refreshLag() {
     const rows = await fetchConsumerLag(services.admin, consumerGroups)

@@ -8,7 +8,7 @@ const MAX_STEPS = 20_000
 
 /** `GET /analyze/{run_id}` (query key): the run, its funnel and summary. */
 export const analyzeRoute: FastifyPluginAsync<{ runs: RunReader }> = async (app, { runs }) => {
-  app.get<{ Params: { run_id: string } }>('/analyze/:run_id', { preHandler: app.requireKey('query') }, async (request) => {
+  app.get<{ Params: { run_id: string } }>('/analyze/:run_id', { onRequest: app.requireKey('query') }, async (request) => {
     const run = await runs.getRun(request.projectId, request.params.run_id)
     if (!run) throw new NotFoundError('Run')
     const steps: Step[] = []

@@ -25,7 +25,7 @@ const patchBody = z.strictObject({
  * id (one complaint): both are UUIDs made by Sluice, so one never passes for the other.
  */
 export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore }> = async (app, { complaints }) => {
-  const auth = { preHandler: app.requireKey('query') }
+  const auth = { onRequest: app.requireKey('query') }
 
   app.get<{ Params: { id: string } }>('/api/complaints/:id', auth, async (request, reply) => {
     if (request.params.id === request.projectId) {

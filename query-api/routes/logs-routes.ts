@@ -52,7 +52,7 @@ const statsQuery = z.object({
 
 /** `GET /api/logs` and `GET /api/logs/stats` (query key). */
 export const logsRoutes: FastifyPluginAsync<{ logs: LogReader }> = async (app, { logs }) => {
-  const auth = { preHandler: app.requireKey('query') }
+  const auth = { onRequest: app.requireKey('query') }
 
   app.get('/api/logs', auth, async (request, reply) => {
     const q = parseQuery(listQuery, request.query)

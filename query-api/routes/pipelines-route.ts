@@ -7,7 +7,7 @@ const funnelQuery = z.object({ from: timeParam.optional(), to: timeParam.optiona
 
 /** `GET /pipelines/{name}/funnel` (query key): the funnel over every run of that name in [from, to). */
 export const pipelinesRoute: FastifyPluginAsync<{ funnels: FunnelReader }> = async (app, { funnels }) => {
-  app.get<{ Params: { name: string } }>('/pipelines/:name/funnel', { preHandler: app.requireKey('query') }, async (request) => {
+  app.get<{ Params: { name: string } }>('/pipelines/:name/funnel', { onRequest: app.requireKey('query') }, async (request) => {
     const q = parseQuery(funnelQuery, request.query)
     return funnels.pipelineFunnel(request.projectId, request.params.name, q)
   })

@@ -15,7 +15,7 @@ function checkConditions(input: Pick<ReactionInput, 'conditions'>): void {
 
 /** Reactions CRUD (query key). Another project's reaction or project id is a 404. */
 export const reactionsRoutes: FastifyPluginAsync<{ reactions: ReactionStore }> = async (app, { reactions }) => {
-  const auth = { preHandler: app.requireKey('query') }
+  const auth = { onRequest: app.requireKey('query') }
 
   app.post('/api/reactions', auth, async (request, reply) => {
     const body = parseBody(createReactionBody, request.body)

@@ -35,7 +35,7 @@ const stepCursor = z.number().int().min(0)
 
 /** `GET /runs`, `GET /runs/{id}`, `GET /runs/{id}/steps` (query key). */
 export const runsRoutes: FastifyPluginAsync<{ runs: RunReader }> = async (app, { runs }) => {
-  const auth = { preHandler: app.requireKey('query') }
+  const auth = { onRequest: app.requireKey('query') }
 
   app.get('/runs', auth, async (request, reply) => {
     const q = parseQuery(listRunsQuery, request.query)
