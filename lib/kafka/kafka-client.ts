@@ -14,10 +14,16 @@ export function createKafka(options: { brokers: readonly string[]; clientId: str
   })
 }
 
+// Group coordination errors kafkajs retries by itself while a broker or group is starting; they
+// are part of every cold start, so they are not reported as errors.
+const TRANSIENT = /coordinator (is loading|is not available)|not the correct coordinator|group coordinator not available/i
+
 function pinoLogCreator(logger: Logger): logCreator {
   return () => ({ level, log }) => {
     const { message, ...extra } = log
-    if (level === logLevel.ERROR) logger.error(extra, message)
+    const text = `${message} ${String((extra as { error?: unknown }).error ?? '')}`
+    if (level <= logLevel.WARN && TRANSIENT.test(text)) logger.info(extra, message)
+    else if (level === logLevel.ERROR) logger.error(extra, message)
     else if (level === logLevel.WARN) logger.warn(extra, message)
     else if (level === logLevel.INFO) logger.info(extra, message)
     else logger.debug(extra, message)
