@@ -1,4 +1,5 @@
 import type { ClickHouseClient, ClickhouseTables } from '../lib/clickhouse.ts'
+import { STEP_FACTS_COLUMNS, toStepFacts, type StepFactsRow } from '../lib/step-facts-rows.ts'
 import {
   addContribution,
   emptyAccumulator,
@@ -64,43 +65,15 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
     const byStep = new Map<string, FunnelAccumulator>()
     if (runs.length === 0) return byStep
     const runById = new Map(runs.map((r) => [r.run_id, { name: r.name, started_at: Number(r.started_ms) }]))
-    const steps = await select<{
-      run_id: string
-      name: string
-      started_at: number | null
-      completed_at: number | null
-      event_time: number
-      input_count: number | null
-      output_count: number | null
-      rejection_reasons: string | null
-      cost: number | null
-    }>(
-      `SELECT run_id, name, toUnixTimestamp64Milli(started_at) AS started_at, toUnixTimestamp64Milli(completed_at) AS completed_at,
-              toUnixTimestamp64Milli(event_time) AS event_time, input_count, output_count, rejection_reasons, cost
-       FROM ${t.steps} FINAL WHERE project_id = {p:String} AND run_id IN {ids:Array(String)}`,
+    const steps = await select<StepFactsRow>(
+      `SELECT ${STEP_FACTS_COLUMNS} FROM ${t.steps} FINAL WHERE project_id = {p:String} AND run_id IN {ids:Array(String)}`,
       { p: projectId, ids: [...runById.keys()] },
     )
-    for (const s of steps) {
-      let acc = byStep.get(s.name)
-      if (!acc) byStep.set(s.name, (acc = emptyAccumulator()))
-      const num = (v: number | null) => (v === null ? null : Number(v))
-      addContribution(
-        acc,
-        stepContribution(
-          {
-            project_id: projectId,
-            name: s.name,
-            started_at: num(s.started_at),
-            completed_at: num(s.completed_at),
-            event_time: Number(s.event_time),
-            input_count: num(s.input_count),
-            output_count: num(s.output_count),
-            rejection_reasons: s.rejection_reasons === null ? null : (JSON.parse(s.rejection_reasons) as Record<string, number>),
-            cost: num(s.cost),
-          },
-          runById.get(s.run_id)!,
-        ),
-      )
+    for (const row of steps) {
+      const step = toStepFacts(row)
+      let acc = byStep.get(step.name)
+      if (!acc) byStep.set(step.name, (acc = emptyAccumulator()))
+      addContribution(acc, stepContribution(step, runById.get(step.run_id)!))
     }
     return byStep
   }

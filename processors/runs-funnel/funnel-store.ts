@@ -2,7 +2,8 @@ import type { ClickHouseClient, ClickhouseTables } from '../../lib/clickhouse.ts
 import type { RunCompletePayload, RunStartPayload, StepCompletePayload } from '../../lib/event-types.ts'
 import { addContribution, emptyAccumulator, hourBucket, type FunnelAccumulator, type FunnelContribution } from '../../lib/funnel-math.ts'
 import type { Metrics } from '../../lib/metrics.ts'
-import type { BatchPlan, KafkaPosition, KnownCompletion, KnownRunStart, KnownState, KnownStep } from './batch-plan.ts'
+import { STEP_FACTS_COLUMNS, toStepFacts, type StepFactsRow } from '../../lib/step-facts-rows.ts'
+import type { BatchPlan, KafkaPosition, KnownCompletion, KnownRunStart, KnownState } from './batch-plan.ts'
 
 /** Identifies a batch marker: which consumer group consumed which partition of which topic. */
 export interface MarkerKey {
@@ -59,11 +60,8 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
            FROM ${tables.runStarts} WHERE ${where}`,
           params,
         ),
-        select<Omit<KnownStep, 'rejection_reasons'> & { rejection_reasons: string | null }>(
-          `SELECT project_id, run_id, step_id, name,
-                  toUnixTimestamp64Milli(started_at) AS started_at, toUnixTimestamp64Milli(completed_at) AS completed_at,
-                  toUnixTimestamp64Milli(event_time) AS event_time, input_count, output_count, rejection_reasons, cost,
-                  kafka_partition AS partition, kafka_offset AS offset
+        select<StepFactsRow & KafkaPosition & { step_id: string }>(
+          `SELECT ${STEP_FACTS_COLUMNS}, step_id, kafka_partition AS partition, kafka_offset AS offset
            FROM ${tables.steps} WHERE ${where}`,
           params,
         ),
@@ -75,17 +73,7 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
       ])
       return {
         runStarts: runStarts.map((r) => ({ ...r, started_at: Number(r.started_at), ...position(r) })),
-        steps: steps.map((s) => ({
-          ...s,
-          ...position(s),
-          started_at: nullableNumber(s.started_at),
-          completed_at: nullableNumber(s.completed_at),
-          event_time: Number(s.event_time),
-          input_count: nullableNumber(s.input_count),
-          output_count: nullableNumber(s.output_count),
-          cost: nullableNumber(s.cost),
-          rejection_reasons: s.rejection_reasons === null ? null : (JSON.parse(s.rejection_reasons) as Record<string, number>),
-        })),
+        steps: steps.map((s) => ({ ...toStepFacts(s), step_id: s.step_id, ...position(s) })),
         completions: completions.map((c) => ({ ...c, ...position(c) })),
       }
     },
@@ -143,10 +131,6 @@ export function rollupRows(contributions: readonly FunnelContribution[]): object
 
 function position(row: KafkaPosition): KafkaPosition {
   return { partition: Number(row.partition), offset: Number(row.offset) }
-}
-
-function nullableNumber(v: number | string | null): number | null {
-  return v === null ? null : Number(v)
 }
 
 function iso(ms: number | null): string | null {

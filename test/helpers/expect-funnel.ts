@@ -1,5 +1,5 @@
 import { expect } from 'vitest'
-import type { expectedPipelineFunnel } from '../fixtures/pipeline-runs.ts'
+import type { expectedAnalysis, expectedPipelineFunnel } from '../fixtures/pipeline-runs.ts'
 
 /** Checks a /pipelines/{name}/funnel answer against the independently computed expectation. */
 export function expectFunnel(actual: any[], expected: ReturnType<typeof expectedPipelineFunnel>): void {
@@ -20,4 +20,22 @@ export function expectFunnel(actual: any[], expected: ReturnType<typeof expected
     expect(Math.abs(a.p50_duration_ms - e.p50_duration_ms)).toBeLessThanOrEqual(e.p50_duration_ms * 0.005 + 0.001)
     expect(Math.abs(a.p95_duration_ms - e.p95_duration_ms)).toBeLessThanOrEqual(e.p95_duration_ms * 0.005 + 0.001)
   })
+}
+
+/** Checks an /analyze/{run_id} answer against the independently computed expectation. */
+export function expectAnalysis(actual: Record<string, any>, expected: ReturnType<typeof expectedAnalysis>): void {
+  expect(actual.run).toMatchObject(expected.run)
+  expect(actual.run.total_cost).toBeCloseTo(expected.totalCost, 10)
+  expect(actual.funnel).toHaveLength(expected.funnel.length)
+  expected.funnel.forEach((step, i) => {
+    const { cost, drop_rate, ...exact } = step
+    expect(actual.funnel[i]).toMatchObject(exact)
+    expect(actual.funnel[i].cost).toBeCloseTo(cost, 10)
+    expect(actual.funnel[i].drop_rate).toBeCloseTo(drop_rate, 12)
+  })
+  const { overall_drop_rate, ...summary } = expected.summary
+  expect(actual.summary).toMatchObject(summary)
+  expect(actual.summary.overall_drop_rate).toBeCloseTo(overall_drop_rate, 12)
+  expect(actual.summary.total_cost).toBeCloseTo(expected.totalCost, 10)
+  expect(actual.final_outputs).toEqual(expected.final_outputs)
 }
