@@ -31,7 +31,7 @@ export async function startSluice(config: Config): Promise<RunningSluice> {
   let app: FastifyInstance | undefined
   let processors: RunningProcessors | undefined
   try {
-    app = await createRoleApp(services, routes)
+    app = await createRoleApp(services, routes, { processorLiveness: () => processors?.liveness() ?? [] })
     if (config.roles.includes('processor')) processors = await startProcessors(services)
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {

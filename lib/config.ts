@@ -80,7 +80,9 @@ export const envSchema = z.object({
   SLUICE_WEBHOOK_BACKOFF_BASE_MS: positiveInt(30_000),
   SLUICE_WEBHOOK_BACKOFF_MAX_MS: positiveInt(3_600_000),
   SLUICE_PROCESSOR_MAX_BATCH_BYTES: positiveInt(4 * MiB),
-  SLUICE_PROCESSOR_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
+  SLUICE_PROCESSOR_MAX_FETCH_BYTES: positiveInt(16 * MiB),
+  SLUICE_PROCESSOR_RUN_CACHE: positiveInt(50_000),
+  SLUICE_PROCESSOR_STALL_SECONDS: positiveInt(60),
   SLUICE_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
   SLUICE_SHUTDOWN_TIMEOUT_MS: positiveInt(15_000),
 })
@@ -123,9 +125,14 @@ export interface Config {
     runsFunnelGroup: string
     logsGroup: string
     reactionsGroup: string
+    /** Bytes one fetch takes per partition at most. */
     maxBatchBytes: number
-    /** Partitions one consumer works on at once. */
-    concurrency: number
+    /** Bytes one fetch takes at most: the largest flush a processor stores at once. */
+    maxFetchBytes: number
+    /** Runs whose stored state the runs-funnel processor keeps in memory. */
+    runCacheSize: number
+    /** A group with waiting messages and no commit for this long is reported `stalled` by /ready. */
+    stallAfterMs: number
     /** How long the group waits for a silent member (a killed process) before rebalancing. */
     sessionTimeoutMs: number
   }
@@ -196,7 +203,9 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
       logsGroup: e.SLUICE_LOGS_GROUP,
       reactionsGroup: e.SLUICE_REACTIONS_GROUP,
       maxBatchBytes: e.SLUICE_PROCESSOR_MAX_BATCH_BYTES,
-      concurrency: e.SLUICE_PROCESSOR_CONCURRENCY,
+      maxFetchBytes: e.SLUICE_PROCESSOR_MAX_FETCH_BYTES,
+      runCacheSize: e.SLUICE_PROCESSOR_RUN_CACHE,
+      stallAfterMs: e.SLUICE_PROCESSOR_STALL_SECONDS * 1000,
       sessionTimeoutMs: e.SLUICE_CONSUMER_SESSION_TIMEOUT_MS,
     },
     logs: { retentionDays: e.SLUICE_LOG_RETENTION_DAYS },

@@ -1,25 +1,29 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { fetchConsumerLag } from '../kafka/consumer-lag.ts'
+import type { ProcessorLiveness } from '../../processors/start-processor.ts'
 import type { Services } from '../services.ts'
 
 export interface OpsRoutesOptions {
   services: Services
   /** Every consumer group of this deployment and the topics it reads. */
   consumerGroups: ReadonlyArray<{ group: string; topics: readonly string[] }>
+  /** The processors this process runs (none unless it has the processor role). */
+  processorLiveness: () => readonly ProcessorLiveness[]
 }
 
 const CHECK_TIMEOUT_MS = 2_000
 
 /** `/health`, `/ready`, `/metrics` and `/api/ops/lag`. */
-export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { services, consumerGroups }) => {
+export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { services, consumerGroups, processorLiveness }) => {
   const { metrics } = services
 
   app.get('/health', async () => ({ status: 'ok' }))
 
   app.get('/ready', async (_request, reply) => {
     const checks = await checkDependencies(services)
-    const ok = Object.values(checks).every((c) => c === 'ok' || c === 'unused')
-    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks })
+    const processors = processorLiveness()
+    const ok = Object.values(checks).every((c) => c === 'ok' || c === 'unused') && processors.every((p) => p.state === 'ok')
+    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks, processors })
   })
 
   app.get('/metrics', async (_request, reply) => {

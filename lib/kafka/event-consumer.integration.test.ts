@@ -30,8 +30,9 @@ describe('event consumer on a real broker', () => {
     const handled: string[] = []
     consumer = createEventConsumer(kafka, { groupId: `test-${randomUUID()}`, topics: [topic], maxBytesPerPartition: 1024 * 1024, logger })
     await send(0)
-    await consumer.start(async (batch) => {
-      handled.push(...batch.messages.map((m) => m.value!.toString()))
+    await consumer.start(async (batches, { commit }) => {
+      for (const batch of batches) handled.push(...batch.messages.map((m) => m.value!.toString()))
+      await commit()
     })
     await waitFor(() => handled.length >= 20)
     await send(20)
@@ -39,6 +40,41 @@ describe('event consumer on a real broker', () => {
     // Time for a redelivery to show, had there been one.
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     expect(handled).toEqual(Array.from({ length: 40 }, (_, i) => `m${i}`))
+  })
+
+  it('hands a fetch over whole (several partitions at once) and, after a failure, the same messages again in order', async () => {
+    const multi = `${topic}.multi`
+    await admin.createTopics({ topics: [{ topic: multi, numPartitions: 3 }], waitForLeaders: true })
+    try {
+      await producer.send({
+        topic: multi,
+        messages: Array.from({ length: 60 }, (_, i) => ({ partition: i % 3, key: `k${i % 3}`, value: `m${i}` })),
+      })
+      const fetches: Array<Array<{ partition: number; values: string[] }>> = []
+      let failuresLeft = 1
+      const committed: string[] = []
+      const groupId = `test-${randomUUID()}`
+      const c = createEventConsumer(kafka, { groupId, topics: [multi], maxBytesPerPartition: 1024 * 1024, logger, retryDelayMs: 50 })
+      await c.start(async (batches, { commit }) => {
+        fetches.push(batches.map((b) => ({ partition: b.partition, values: b.messages.map((m) => m.value!.toString()) })))
+        if (failuresLeft-- > 0) throw new Error('store down')
+        await commit()
+        for (const b of batches) committed.push(...b.messages.map((m) => m.value!.toString()))
+      })
+      try {
+        await waitFor(() => committed.length >= 60)
+      } finally {
+        await c.stop()
+      }
+      // The first fetch held every partition; after its failure each partition came again from its start.
+      expect(fetches[0]!.map((f) => f.partition).sort()).toEqual([0, 1, 2])
+      const byPartition = (p: number) => committed.filter((v) => Number(v.slice(1)) % 3 === p)
+      for (const p of [0, 1, 2]) expect(byPartition(p)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i * 3 + p}`))
+      const offsets = await admin.fetchOffsets({ groupId, topics: [multi] })
+      expect(offsets[0]!.partitions.map((p) => Number(p.offset)).sort()).toEqual([20, 20, 20])
+    } finally {
+      await admin.deleteTopics({ topics: [multi] }).catch(() => {})
+    }
   })
 })
 

@@ -1,93 +1,119 @@
-import type { EventCodec } from '../../lib/avro/event-codec.ts'
-import type { ConsumedBatch, EventConsumer } from '../../lib/kafka/event-consumer.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { Metrics } from '../../lib/metrics.ts'
+import type { PgPool } from '../../lib/postgres.ts'
 import { eventView } from '../../lib/reactions/event-view.ts'
+import { createReactionStore } from '../../lib/reactions/reaction-store.ts'
 import type { Redis } from '../../lib/redis.ts'
-import type { DeadLetterSink } from '../dead-letter.ts'
-import { decodeBatch } from '../positioned-events.ts'
-import type { RuleMatch, WriteOutcome } from './complaint-writer.ts'
-import { fingerprintOf, type RuleSet } from './rule-set.ts'
+import { defineProcessor, type ProcessorInstance } from '../define-processor.ts'
+import type { PositionedEvent } from '../positioned-events.ts'
+import { createComplaintWriter, type RuleMatch, type WriteOutcome } from './complaint-writer.ts'
+import { createRuleCache, fingerprintOf, type RuleSet } from './rule-set.ts'
 
-const PROCESSOR = 'reactions'
 const RUN_START_TTL_SECONDS = 2 * 86_400
 
 /**
- * Evaluates every enabled reaction rule of an event's project on each event, in its own consumer
- * group, and hands the matches to the complaint writer before the batch is committed.
+ * Every event → the enabled reaction rules of its project; matches go to the complaint writer
+ * (Postgres: matches, complaints, webhook outbox) before the flush is committed.
  */
-export function createReactionsProcessor(deps: {
-  consumer: EventConsumer
-  codec: EventCodec
+export const reactionsProcessor = defineProcessor({
+  name: 'reactions',
+  group: (config) => config.processor.reactionsGroup,
+  eventTypes: ['run_start', 'step_complete', 'run_complete', 'log'],
+  create: ({ services, wakeWebhooks }) =>
+    createReactionsHandler({
+      rules: createRuleCache({ store: createReactionStore(services.pg), logger: services.logger.child({ processor: 'reactions' }) }),
+      writeMatches: createComplaintWriter({ pg: services.pg, metrics: services.metrics }),
+      pg: services.pg,
+      redis: services.redis,
+      metrics: services.metrics,
+      logger: services.logger.child({ processor: 'reactions' }),
+      onComplaintOpened: wakeWebhooks,
+    }),
+})
+
+export function createReactionsHandler(deps: {
   rules: { refresh(): Promise<RuleSet> }
   writeMatches: (matches: readonly RuleMatch[]) => Promise<WriteOutcome>
+  pg: PgPool
   redis: Redis
-  deadLetter: DeadLetterSink
   metrics: Metrics
   logger: Logger
   onComplaintOpened?: () => void
-}) {
-  const { consumer, codec, redis, deadLetter, metrics } = deps
-  const logger = deps.logger.child({ processor: PROCESSOR })
+}): ProcessorInstance {
+  const { redis, metrics, logger } = deps
   const runStartKey = (projectId: string, runId: string) => `sluice:run-start:${projectId}:${runId}`
 
-  async function handleBatch(batch: ConsumedBatch): Promise<void> {
-    const end = metrics.processorBatchDuration.startTimer({ processor: PROCESSOR })
-    const ruleSet = await deps.rules.refresh()
-    const { events, letters } = await decodeBatch(codec, batch)
-    await deadLetter(batch, letters)
-
-    // Run starts are remembered (Redis, short-lived) so a run_complete rule can use duration_ms.
-    const starts = events.filter((e) => e.event.type === 'run_start')
-    if (starts.length > 0) {
-      const pipeline = redis.pipeline()
-      for (const { event: e } of starts) {
-        if (e.type === 'run_start') pipeline.set(runStartKey(e.project_id, e.payload.run_id), String(e.payload.started_at ?? e.timestamp), 'EX', RUN_START_TTL_SECONDS)
-      }
-      await pipeline.exec()
+  /** Run starts are remembered (Redis, short-lived) so a run_complete rule can use duration_ms. */
+  async function rememberRunStarts(events: readonly PositionedEvent[]): Promise<void> {
+    const pipeline = redis.pipeline()
+    let n = 0
+    for (const { event: e } of events) {
+      if (e.type !== 'run_start') continue
+      pipeline.set(runStartKey(e.project_id, e.payload.run_id), String(e.payload.started_at ?? e.timestamp), 'EX', RUN_START_TTL_SECONDS)
+      n++
     }
+    if (n > 0) await pipeline.exec()
+  }
+
+  async function runStartsOf(events: readonly PositionedEvent[], ruleSet: RuleSet): Promise<Map<string, number>> {
     const startedAt = new Map<string, number>()
-    const completions = events.filter((e) => e.event.type === 'run_complete' && ruleSet.rulesFor(e.event.project_id, 'run_complete').length > 0)
-    if (completions.length > 0) {
-      const keys = completions.map(({ event: e }) => (e.type === 'run_complete' ? runStartKey(e.project_id, e.payload.run_id) : ''))
-      const values = await redis.mget(...keys)
-      keys.forEach((k, i) => values[i] && startedAt.set(k, Number(values[i])))
+    const keys: string[] = []
+    for (const { event: e } of events) {
+      if (e.type === 'run_complete' && ruleSet.rulesFor(e.project_id, 'run_complete').length > 0) keys.push(runStartKey(e.project_id, e.payload.run_id))
     }
-
-    const matches: RuleMatch[] = []
-    let evaluated = 0
-    for (const { event } of events) {
-      const rules = ruleSet.rulesFor(event.project_id, event.type)
-      if (rules.length === 0) continue
-      const runStart = event.type === 'run_complete' ? (startedAt.get(runStartKey(event.project_id, event.payload.run_id)) ?? null) : null
-      const view = eventView(event, runStart)
-      if (!view) continue
-      for (const { reaction, test } of rules) {
-        evaluated++
-        if (!test(view)) continue
-        const { fingerprint, group } = fingerprintOf(reaction, view)
-        matches.push({
-          reaction,
-          eventId: event.id,
-          fingerprint,
-          group,
-          receivedAt: event.received_at,
-          sampleEvent: { id: event.id, type: event.type, timestamp: new Date(event.timestamp).toISOString(), data: view },
-        })
-      }
-    }
-    metrics.rulesEvaluated.inc(evaluated)
-    const outcome = matches.length > 0 ? await deps.writeMatches(matches) : { counted: 0, duplicates: 0, opened: [] }
-    if (outcome.opened.length > 0) {
-      logger.info({ complaints: outcome.opened.map((o) => o.complaintId), topic: batch.topic, partition: batch.partition }, 'complaints opened')
-      deps.onComplaintOpened?.()
-    }
-    metrics.processorMessages.inc({ processor: PROCESSOR, outcome: 'stored' }, events.length)
-    logger.debug({ topic: batch.topic, partition: batch.partition, events: events.length, evaluated, matches: matches.length, ...outcome, seconds: end() }, 'rules evaluated')
+    if (keys.length === 0) return startedAt
+    const values = await redis.mget(...keys)
+    keys.forEach((k, i) => values[i] && startedAt.set(k, Number(values[i])))
+    return startedAt
   }
 
   return {
-    start: () => consumer.start(handleBatch),
-    stop: () => consumer.stop(),
+    async probe() {
+      await Promise.all([deps.pg.query('SELECT 1'), redis.ping()])
+    },
+    async handle({ events }) {
+      const ruleSet = await deps.rules.refresh()
+      await rememberRunStarts(events)
+      const startedAt = await runStartsOf(events, ruleSet)
+
+      const matches: RuleMatch[] = []
+      let evaluated = 0
+      let ignored = 0
+      for (const { event } of events) {
+        const rules = ruleSet.rulesFor(event.project_id, event.type)
+        if (rules.length === 0) {
+          ignored++
+          continue
+        }
+        const runStart = event.type === 'run_complete' ? (startedAt.get(runStartKey(event.project_id, event.payload.run_id)) ?? null) : null
+        const view = eventView(event, runStart)
+        if (!view) continue
+        for (const { reaction, test } of rules) {
+          evaluated++
+          if (!test(view)) continue
+          const { fingerprint, group } = fingerprintOf(reaction, view)
+          matches.push({
+            reaction,
+            eventId: event.id,
+            fingerprint,
+            group,
+            receivedAt: event.received_at,
+            sampleEvent: { id: event.id, type: event.type, timestamp: new Date(event.timestamp).toISOString(), data: view },
+          })
+        }
+      }
+      metrics.rulesEvaluated.inc(evaluated)
+      const outcome = matches.length > 0 ? await deps.writeMatches(matches) : { counted: 0, duplicates: 0, opened: [] }
+      if (outcome.opened.length > 0) {
+        logger.info({ complaints: outcome.opened.map((o) => o.complaintId) }, 'complaints opened')
+        deps.onComplaintOpened?.()
+      }
+      return {
+        stored: events.length - ignored,
+        duplicate: 0,
+        ignored,
+        details: { evaluated, matches: matches.length, counted: outcome.counted, matchDuplicates: outcome.duplicates, opened: outcome.opened.length },
+      }
+    },
   }
 }

@@ -37,6 +37,8 @@ export interface BatchPlan {
   contributions: FunnelContribution[]
   duplicates: number
   ignored: number
+  /** What the store holds once this plan is written, as the planner knows it (for a cache of known state). */
+  known: { runStarts: KnownRunStart[]; steps: KnownStep[]; completions: KnownCompletion[] }
 }
 
 /**
@@ -65,7 +67,15 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
   }
   for (const c of known.completions) completions.set(key(c.project_id, c.run_id), c)
 
-  const plan: BatchPlan = { runStarts: [], steps: [], completions: [], contributions: [], duplicates: 0, ignored: 0 }
+  const plan: BatchPlan = {
+    runStarts: [],
+    steps: [],
+    completions: [],
+    contributions: [],
+    duplicates: 0,
+    ignored: 0,
+    known: { runStarts: [], steps: [], completions: [] },
+  }
   const sorted = [...events].sort((a, b) => a.partition - b.partition || a.offset - b.offset)
 
   for (const pe of sorted) {
@@ -87,6 +97,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         }
         runStarts.set(k, rs)
         plan.runStarts.push(pe as Positioned<RunStartPayload>)
+        plan.known.runStarts.push(rs)
         for (const step of stepsByRun.get(k) ?? []) {
           if (before(step, rs)) plan.contributions.push(contribution(step, rs))
         }
@@ -119,6 +130,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         // A replay (the store already has this very event) is in stepsByRun already.
         if (!stored) pushTo(stepsByRun, key(e.project_id, p.run_id), step)
         plan.steps.push(pe as Positioned<StepCompletePayload>)
+        plan.known.steps.push(step)
         const rs = runStarts.get(key(e.project_id, p.run_id))
         if (rs && before(rs, step)) plan.contributions.push(contribution(step, rs))
         break
@@ -131,6 +143,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         }
         completions.set(k, pe)
         plan.completions.push(pe as Positioned<RunCompletePayload>)
+        plan.known.completions.push({ project_id: e.project_id, run_id: e.payload.run_id, partition: pe.partition, offset: pe.offset })
         break
       }
       default:

@@ -17,11 +17,18 @@ export interface FunnelStore {
   /** The last offset whose batch is fully stored, or null when none is. */
   readMarker(key: MarkerKey): Promise<number | null>
   loadKnownState(projectIds: readonly string[], runIds: readonly string[]): Promise<KnownState>
-  /** Writes the plan's rows, then its rollup deltas and marker in one insert (none when nothing counts). */
-  write(plan: BatchPlan, marker: MarkerKey & { offset: number }): Promise<void>
+  /**
+   * Writes the plan's rows, then its rollup deltas and the markers of every partition it covers in
+   * one insert (none when nothing counts).
+   */
+  write(plan: BatchPlan, markers: ReadonlyArray<MarkerKey & { offset: number }>): Promise<void>
+  /** Rejects when ClickHouse does not answer. */
+  ping(): Promise<void>
 }
 
-const INSERT_SETTINGS = { date_time_input_format: 'best_effort', input_format_parallel_parsing: 0 } as const
+// TRICKY: no parallel parsing, so an INSERT is one block, one part: a rollup insert's deltas and
+// markers land together or not at all.
+const INSERT_SETTINGS = { input_format_parallel_parsing: 0 } as const
 
 export function createFunnelStore(options: { client: ClickHouseClient; tables: ClickhouseTables; metrics: Metrics }): FunnelStore {
   const { client, tables, metrics } = options
@@ -31,10 +38,16 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
     return rs.json<T>()
   }
 
-  async function insert(table: string, label: string, values: readonly object[]): Promise<void> {
+  async function insert(table: string, label: string, columns: readonly string[], values: readonly unknown[][]): Promise<void> {
     if (values.length === 0) return
     const end = metrics.clickhouseInsertDuration.startTimer({ table: label })
-    await client.insert({ table, values: values as object[], format: 'JSONEachRow', clickhouse_settings: INSERT_SETTINGS })
+    await client.insert({
+      table,
+      values: values as unknown[],
+      columns: columns as [string, ...string[]],
+      format: 'JSONCompactEachRow',
+      clickhouse_settings: INSERT_SETTINGS,
+    })
     end()
   }
 
@@ -78,20 +91,25 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
       }
     },
 
-    async write(plan, marker) {
+    async ping() {
+      const r = await client.ping()
+      if (!r.success) throw r.error
+    },
+
+    async write(plan, markers) {
       // Raw rows first: they are idempotent (same key, same position), so a crash before the
       // rollup insert below only means they are written again, identically.
       await Promise.all([
-        insert(tables.runStarts, 'run_starts', plan.runStarts.map(runStartRow)),
-        insert(tables.runCompletions, 'run_completions', plan.completions.map(completionRow)),
-        insert(tables.steps, 'steps', plan.steps.map(stepRow)),
+        insert(tables.runStarts, 'run_starts', RUN_START_COLUMNS, plan.runStarts.map(runStartRow)),
+        insert(tables.runCompletions, 'run_completions', COMPLETION_COLUMNS, plan.completions.map(completionRow)),
+        insert(tables.steps, 'steps', STEP_COLUMNS, plan.steps.map(stepRow)),
       ])
       // A batch that counts nothing needs no marker: replaying it changes nothing (its rows are
       // idempotent), so the resume point may stay where the last counting batch left it.
       if (plan.contributions.length === 0) return
-      await insert(tables.funnelRollup, 'pipeline_funnel_rollup', [
+      await insert(tables.funnelRollup, 'pipeline_funnel_rollup', ROLLUP_COLUMNS, [
         ...rollupRows(plan.contributions),
-        { project_id: '', pipeline: '', step_name: markerName(marker), bucket: 0, max_offset: marker.offset },
+        ...markers.map((m) => markerRow(m)),
       ])
     },
   }
@@ -101,8 +119,13 @@ export function markerName(key: MarkerKey): string {
   return `${key.group}|${key.topic}|${key.partition}`
 }
 
-/** Folds contributions into one row per (project, pipeline, step, hour). */
-export function rollupRows(contributions: readonly FunnelContribution[]): object[] {
+export const ROLLUP_COLUMNS = [
+  'project_id', 'pipeline', 'step_name', 'bucket', 'runs', 'counted', 'input_count', 'output_count', 'dropped', 'rejection_reasons',
+  'duration_histogram', 'cost_sum', 'cost_count', 'position_sum', 'max_offset',
+] as const
+
+/** Folds contributions into one row per (project, pipeline, step, hour), in ROLLUP_COLUMNS order. */
+export function rollupRows(contributions: readonly FunnelContribution[]): unknown[][] {
   const groups = new Map<string, { c: FunnelContribution; acc: FunnelAccumulator }>()
   for (const c of contributions) {
     const k = [c.project_id, c.pipeline, c.step_name, hourBucket(c.run_started_at)].join('\u0000')
@@ -110,87 +133,63 @@ export function rollupRows(contributions: readonly FunnelContribution[]): object
     if (!g) groups.set(k, (g = { c, acc: emptyAccumulator() }))
     addContribution(g.acc, c)
   }
-  return [...groups.values()].map(({ c, acc }) => ({
-    project_id: c.project_id,
-    pipeline: c.pipeline,
-    step_name: c.step_name,
-    bucket: hourBucket(c.run_started_at) / 1000,
-    runs: acc.runs,
-    counted: acc.counted,
-    input_count: acc.input_count,
-    output_count: acc.output_count,
-    dropped: acc.dropped,
-    rejection_reasons: [[...acc.rejection_reasons.keys()], [...acc.rejection_reasons.values()]],
-    duration_histogram: [[...acc.duration_histogram.keys()], [...acc.duration_histogram.values()]],
-    cost_sum: acc.cost_sum,
-    cost_count: acc.cost_count,
-    position_sum: acc.position_sum,
-    max_offset: 0,
-  }))
+  return [...groups.values()].map(({ c, acc }) => [
+    c.project_id,
+    c.pipeline,
+    c.step_name,
+    hourBucket(c.run_started_at) / 1000,
+    acc.runs,
+    acc.counted,
+    acc.input_count,
+    acc.output_count,
+    acc.dropped,
+    [[...acc.rejection_reasons.keys()], [...acc.rejection_reasons.values()]],
+    [[...acc.duration_histogram.keys()], [...acc.duration_histogram.values()]],
+    acc.cost_sum,
+    acc.cost_count,
+    acc.position_sum,
+    0,
+  ])
+}
+
+/** A batch marker: the rollup row with project_id = '' that says how far a partition is stored. */
+function markerRow(m: MarkerKey & { offset: number }): unknown[] {
+  return ['', '', markerName(m), 0, 0, 0, 0, 0, 0, [[], []], [[], []], 0, 0, 0, m.offset]
 }
 
 function position(row: KafkaPosition): KafkaPosition {
   return { partition: Number(row.partition), offset: Number(row.offset) }
 }
 
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString()
-}
-
 type Row<P> = KafkaPosition & { event: { id: string; project_id: string; timestamp: number; received_at: number; payload: P } }
 
-function runStartRow({ event: e, partition, offset }: Row<RunStartPayload>) {
-  return {
-    project_id: e.project_id,
-    run_id: e.payload.run_id,
-    event_id: e.id,
-    name: e.payload.name,
-    tags: e.payload.tags,
-    started_at: iso(e.payload.started_at ?? e.timestamp),
-    received_at: iso(e.received_at),
-    kafka_partition: partition,
-    kafka_offset: offset,
-  }
+// Rows go as JSONCompactEachRow (arrays in column order) with DateTime64(3) columns as integer
+// epoch milliseconds: half the CPU of JSON objects with ISO strings, on both sides of the insert.
+export const RUN_START_COLUMNS = ['project_id', 'run_id', 'event_id', 'name', 'tags', 'started_at', 'received_at', 'kafka_partition', 'kafka_offset'] as const
+
+export function runStartRow({ event: e, partition, offset }: Row<RunStartPayload>): unknown[] {
+  return [e.project_id, e.payload.run_id, e.id, e.payload.name, e.payload.tags, e.payload.started_at ?? e.timestamp, e.received_at, partition, offset]
 }
 
-function completionRow({ event: e, partition, offset }: Row<RunCompletePayload>) {
-  return {
-    project_id: e.project_id,
-    run_id: e.payload.run_id,
-    event_id: e.id,
-    status: e.payload.status,
-    completed_at: iso(e.payload.completed_at ?? e.timestamp),
-    error: e.payload.error,
-    total_cost: e.payload.total_cost,
-    received_at: iso(e.received_at),
-    kafka_partition: partition,
-    kafka_offset: offset,
-  }
-}
+export const COMPLETION_COLUMNS = [
+  'project_id', 'run_id', 'event_id', 'status', 'completed_at', 'error', 'total_cost', 'received_at', 'kafka_partition', 'kafka_offset',
+] as const
 
-function stepRow({ event: e, partition, offset }: Row<StepCompletePayload>) {
+export function completionRow({ event: e, partition, offset }: Row<RunCompletePayload>): unknown[] {
   const p = e.payload
-  return {
-    project_id: e.project_id,
-    run_id: p.run_id,
-    step_id: p.step_id,
-    event_id: e.id,
-    name: p.name,
-    type: p.type,
-    inputs: p.inputs,
-    outputs: p.outputs,
-    metadata: p.metadata,
-    reasoning: p.reasoning,
-    cost: p.cost,
-    started_at: iso(p.started_at),
-    completed_at: iso(p.completed_at),
-    error: p.error,
-    input_count: p.input_count,
-    output_count: p.output_count,
-    rejection_reasons: p.rejection_reasons === null ? null : JSON.stringify(p.rejection_reasons),
-    event_time: iso(e.timestamp),
-    received_at: iso(e.received_at),
-    kafka_partition: partition,
-    kafka_offset: offset,
-  }
+  return [e.project_id, p.run_id, e.id, p.status, p.completed_at ?? e.timestamp, p.error, p.total_cost, e.received_at, partition, offset]
+}
+
+export const STEP_COLUMNS = [
+  'project_id', 'run_id', 'step_id', 'event_id', 'name', 'type', 'inputs', 'outputs', 'metadata', 'reasoning', 'cost', 'started_at',
+  'completed_at', 'error', 'input_count', 'output_count', 'rejection_reasons', 'event_time', 'received_at', 'kafka_partition', 'kafka_offset',
+] as const
+
+export function stepRow({ event: e, partition, offset }: Row<StepCompletePayload>): unknown[] {
+  const p = e.payload
+  return [
+    e.project_id, p.run_id, p.step_id, e.id, p.name, p.type, p.inputs, p.outputs, p.metadata, p.reasoning, p.cost, p.started_at,
+    p.completed_at, p.error, p.input_count, p.output_count, p.rejection_reasons === null ? null : JSON.stringify(p.rejection_reasons),
+    e.timestamp, e.received_at, partition, offset,
+  ]
 }

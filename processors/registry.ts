@@ -1,0 +1,26 @@
+import type { Config } from '../lib/config.ts'
+import type { ProcessorDefinition } from './define-processor.ts'
+import { logsProcessor } from './logs/logs-processor.ts'
+import { reactionsProcessor } from './reactions/reactions-processor.ts'
+import { runsFunnelProcessor } from './runs-funnel/runs-funnel-processor.ts'
+
+/**
+ * Every stream processor of Sluice, each in its own consumer group on the events topic (its own lag,
+ * its own retries):
+ *   runs-funnel → ClickHouse runs, steps, funnel rollup
+ *   logs        → ClickHouse logs
+ *   reactions   → Postgres matches, complaints and the webhook outbox
+ * Adding a processor is one file plus one line here: the processor role starts it, /api/ops/lag
+ * and /metrics report its group, /ready its liveness.
+ */
+export const PROCESSORS: readonly ProcessorDefinition[] = [runsFunnelProcessor, logsProcessor, reactionsProcessor]
+
+/** Every consumer group a Sluice deployment runs and the topics it reads. */
+export function consumerGroups(config: Config): Array<{ processor: string; group: string; topics: string[] }> {
+  return PROCESSORS.map((p) => ({ processor: p.name, group: p.group(config), topics: [config.kafka.eventsTopic] }))
+}
+
+/** How many processors read a message of this type (undefined: a message without a type header). */
+export function readersOf(type: string | undefined): number {
+  return PROCESSORS.filter((p) => type === undefined || (p.eventTypes as readonly string[]).includes(type)).length
+}
