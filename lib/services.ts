@@ -1,6 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs'
 import { createEventCodec, type EventCodec } from './avro/event-codec.ts'
-import { createKeyResolver, type KeyResolver } from './auth/api-keys.ts'
+import { createKeyResolver, type KeyResolver } from './auth/key-resolver.ts'
 import { clickhouseTables, createClickhouseClient, type ClickHouseClient, type ClickhouseTables } from './clickhouse.ts'
 import type { Config } from './config.ts'
 import { createKafka } from './kafka/kafka-client.ts'
@@ -97,7 +97,9 @@ export async function connectServices(config: Config, base: { logger: Logger; me
     },
     tables: clickhouseTables(config.clickhouse.database),
     codec: createEventCodec({ schemaRegistryUrl: config.kafka.schemaRegistryUrl }),
-    resolveKey: pg ? createKeyResolver({ pg }) : async () => missing('postgres'),
+    resolveKey: pg
+      ? createKeyResolver({ pg, onTouchError: (err) => logger.warn({ err }, 'could not stamp last_used_at') })
+      : Object.assign(async () => missing('postgres'), { forget() {} }),
   }
 
   async function step(name: string, fn: () => Promise<unknown>): Promise<void> {

@@ -19,7 +19,7 @@ export function sluiceConsumerGroups(config: Config) {
  * started: the caller listens (server.ts) or injects (tests).
  */
 export async function createRoleApp(services: Services, routes: readonly RoutePlugin[]): Promise<FastifyInstance> {
-  const app = createHttpApp({ logger: services.logger, metrics: services.metrics, bodyLimit: services.config.limits.maxBodyBytes })
+  const app = createHttpApp({ logger: services.logger, metrics: services.metrics, bodyLimit: services.config.limits.maxBodyBytes, corsOrigins: services.config.corsOrigins })
   await app.register(authPlugin, { resolveKey: services.resolveKey, adminToken: services.config.adminToken })
   await app.register(opsRoutes, { services, consumerGroups: sluiceConsumerGroups(services.config) })
   await app.register(docsRoutes)
