@@ -46,14 +46,13 @@ export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyL
     for (const method of [route.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') routes.push(`${method} ${route.url}`)
   })
 
-  // TRICKY: both run in onRequest before any route's auth hook, so a preflight (which carries no
-  // key) is answered and a 401 still has the headers.
-  void app.register(helmet, securityHeaders)
-  void app.register(cors, { delegator: corsPolicy({ allowedOrigins: options.corsOrigins ?? [] }) })
-
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  // TRICKY: helmet and cors run in onRequest, after the request id above and before any route's
+  // auth hook, so a preflight (which carries no key) is answered and a 401 still has the headers.
+  void app.register(helmet, securityHeaders)
+  void app.register(cors, { delegator: corsPolicy({ allowedOrigins: options.corsOrigins ?? [] }) })
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
