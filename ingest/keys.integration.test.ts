@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createKeyResolver } from '../lib/auth/key-resolver.ts'
 import { buildTestApp, type TestApp } from '../test/helpers/test-app.ts'
 import { ADMIN_TOKEN } from '../test/helpers/test-sluice.ts'
 
@@ -110,6 +111,17 @@ describe('project keys', () => {
     expect(listed.find((k) => k.id === old.id)!.revoked_at).toMatch(/^\d{4}-/)
     // Revoking again changes nothing and is still 204.
     expect((await a.app.inject({ method: 'DELETE', url: `/api/projects/${project.id}/keys/${old.id}`, headers: bearer(ADMIN_TOKEN) })).statusCode).toBe(204)
+  })
+
+  it('refuses a key revoked behind its back once the cache TTL passes, without any notification', async () => {
+    const made = (await createKey({ kind: 'ingest', name: 'ttl' })).json<NewKey>()
+    const resolveKey = createKeyResolver({ pg: a.services.pg, ttlMs: 300 })
+    expect(await resolveKey(made.key)).toMatchObject({ keyId: made.id, projectId: project.id, kind: 'ingest' })
+    // Revoked with plain SQL: no NOTIFY, so only the TTL can end the cached answer.
+    await a.services.pg.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [made.id])
+    expect(await resolveKey(made.key)).not.toBeNull()
+    await new Promise((r) => setTimeout(r, 350))
+    expect(await resolveKey(made.key)).toBeNull()
   })
 
   it('is 404 for an unknown project, or another project\'s key', async () => {

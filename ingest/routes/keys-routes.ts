@@ -71,7 +71,8 @@ export const keysRoutes: FastifyPluginAsync<KeysRoutesOptions> = async (app, { p
       return r
     })
     if (!revoked) throw new NotFoundError('Key')
-    // This process refuses the key at once; the others when their cache entry expires (≤ 2 s).
+    // This process refuses the key at once; the others on the commit's NOTIFY, and at the latest
+    // when their cache entry expires (2 s).
     resolveKey.forget()
     return reply.status(204).send()
   })

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { PgClient, PgPool } from '../postgres.ts'
 import { generateApiKey, hashApiKey, type KeyKind } from './api-keys.ts'
+import { KEY_REVOKED_CHANNEL } from './key-revocation-listener.ts'
 
 /** A key as listed: never the key itself. */
 export interface ApiKeyInfo {
@@ -67,6 +68,8 @@ export function createApiKeyStore(pg: PgPool) {
       if (!row) return null
       if (row.revoked_at) return { kind: row.kind, prefix: row.prefix, already: true }
       await client.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [keyId])
+      // Delivered to every listening process when the transaction commits, never before.
+      await client.query('SELECT pg_notify($1, $2)', [KEY_REVOKED_CHANNEL, keyId])
       return { kind: row.kind, prefix: row.prefix, already: false }
     },
 
