@@ -61,6 +61,19 @@ describe('project keys', () => {
     expect(res.body).not.toContain(made.key)
     expect(res.body).not.toContain(project.ingest_key)
     expect(keys.filter((k) => k.name === 'default').map((k) => k.kind).sort()).toEqual(['ingest', 'query'])
+
+    // Paged like every list: one key a page, every key once, newest first.
+    const seen: string[] = []
+    let url: string | undefined = `/api/projects/${project.id}/keys?limit=1`
+    while (url) {
+      const page: Awaited<ReturnType<TestApp['app']['inject']>> = await a.app.inject({ method: 'GET', url, headers: bearer(ADMIN_TOKEN) })
+      expect(page.statusCode).toBe(200)
+      seen.push(...page.json<Array<{ id: string }>>().map((k) => k.id))
+      url = /^<([^>]+)>; rel="next"$/.exec(String(page.headers.link ?? ''))?.[1]
+    }
+    expect(seen).toEqual(keys.map((k) => k.id))
+    const bad = await a.app.inject({ method: 'GET', url: `/api/projects/${project.id}/keys?cursor=x`, headers: bearer(ADMIN_TOKEN) })
+    expect(bad.json().code).toBe('SLUICE_ERR_INVALID_CURSOR')
   })
 
   it('stamps last_used_at once a key is used', async () => {

@@ -6,13 +6,16 @@ import type { ApiKeyStore } from '../../lib/auth/api-key-store.ts'
 import type { KeyResolver } from '../../lib/auth/key-resolver.ts'
 import { NotFoundError } from '../../lib/errors.ts'
 import { withTransaction, type PgPool } from '../../lib/postgres.ts'
-import { parseBody } from '../../query-api/query-params.ts'
+import { decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery } from '../../query-api/query-params.ts'
 import type { ProjectStore } from '../project-store.ts'
 
 const createKeyBody = z.strictObject({
   kind: z.enum(['ingest', 'query']),
   name: z.string().trim().min(1).max(200).optional(),
 })
+
+const listQuery = z.object({ limit: limitParam, cursor: z.string().max(200).optional() })
+const listCursor = z.tuple([z.uuid()])
 
 export interface KeysRoutesOptions {
   pg: PgPool
@@ -49,9 +52,15 @@ export const keysRoutes: FastifyPluginAsync<KeysRoutesOptions> = async (app, { p
     return reply.status(201).header('cache-control', 'no-store').send(key)
   })
 
-  app.get<{ Params: { id: string } }>('/api/projects/:id/keys', auth, async (request) => {
+  app.get<{ Params: { id: string } }>('/api/projects/:id/keys', auth, async (request, reply) => {
     await requireProject(request.params.id)
-    return keys.list(request.params.id)
+    const q = parseQuery(listQuery, request.query)
+    const after = decodeCursor(listCursor, q.cursor)
+    const page = await keys.list(request.params.id, { limit: q.limit + 1, afterId: after?.[0] ?? null })
+    const items = page.slice(0, q.limit)
+    const last = items[items.length - 1]
+    if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, encodeCursor([last.id])))
+    return items
   })
 
   app.delete<{ Params: { id: string; key_id: string } }>('/api/projects/:id/keys/:key_id', auth, async (request, reply) => {

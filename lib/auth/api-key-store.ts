@@ -55,8 +55,17 @@ export function createApiKeyStore(pg: PgPool) {
       return { id: r.id, kind: r.kind, name: r.name, key, prefix: r.prefix, created_at: r.created_at.toISOString() }
     },
 
-    async list(projectId: string): Promise<ApiKeyInfo[]> {
-      const { rows } = await pg.query<KeyRow>(`SELECT ${COLUMNS} FROM api_keys WHERE project_id = $1 ORDER BY created_at DESC, id DESC`, [projectId])
+    /**
+     * Newest first, keyset-paged. The cursor is the last key's id: its (created_at, id) is read
+     * back here, so the comparison is exact at Postgres's microseconds.
+     */
+    async list(projectId: string, page: { limit: number; afterId?: string | null }): Promise<ApiKeyInfo[]> {
+      const { rows } = await pg.query<KeyRow>(
+        `SELECT ${COLUMNS} FROM api_keys WHERE project_id = $1
+           AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM api_keys WHERE id = $2 AND project_id = $1))
+         ORDER BY created_at DESC, id DESC LIMIT $3`,
+        [projectId, page.afterId ?? null, page.limit],
+      )
       return rows.map((r) => ({ ...r, created_at: r.created_at.toISOString(), last_used_at: iso(r.last_used_at), revoked_at: iso(r.revoked_at) }))
     },
 

@@ -91,8 +91,8 @@ export const keysAuditPaths = {
     get: {
       summary: 'The project\'s keys, newest first, without the keys themselves',
       security: bearer('admin'),
-      parameters: [pathId('id')],
-      responses: { 200: { description: 'Keys', content: json(arrayOf(ref('ApiKey'))) }, ...AUTH_ERRORS, 404: notFound },
+      parameters: [pathId('id'), limitParam, cursorParam],
+      responses: { 200: { description: 'Keys', headers: paged, content: json(arrayOf(ref('ApiKey'))) }, 400: errorResponse('Bad parameter or cursor'), ...AUTH_ERRORS, 404: notFound },
     },
   },
   '/api/projects/{id}/keys/{key_id}': {
