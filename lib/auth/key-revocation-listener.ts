@@ -34,6 +34,10 @@ export async function listenForKeyRevocations(options: { url: string; logger: Lo
       void c.end().catch(() => {})
       scheduleReconnect()
     })
+    // A connection the server closed without an error (a restart) is reconnected too.
+    c.on('end', () => {
+      if (client === c) scheduleReconnect()
+    })
     await c.connect()
     await c.query(`LISTEN ${KEY_REVOKED_CHANNEL}`)
     client = c
