@@ -6,10 +6,13 @@ import { registerJsonBodyParser } from './json-body-parser.ts'
 import { createRateLimiter } from './rate-limiter.ts'
 import { ingestRoute } from './routes/ingest-route.ts'
 import { logsRoute } from './routes/logs-route.ts'
+import { createApiKeyStore } from '../lib/auth/api-key-store.ts'
+import { createProjectStore } from './project-store.ts'
+import { keysRoutes } from './routes/keys-routes.ts'
 import { projectsRoute } from './routes/projects-route.ts'
 
 /**
- * The ingest role's routes: `POST /ingest`, `POST /api/logs` and `POST /api/projects`. Register on an app made by
+ * The ingest role's routes: `POST /ingest`, `POST /api/logs`, and the admin's projects and keys. Register on an app made by
  * `createHttpApp` with the auth plugin (see `build` and server.ts).
  *
  * @example
@@ -34,7 +37,10 @@ export const ingestRoutes: FastifyPluginAsync<{ services: Services }> = async (a
   })
   await app.register(ingestRoute, { accept })
   await app.register(logsRoute, { accept })
-  await app.register(projectsRoute, { pg: services.pg })
+  const projects = createProjectStore(services.pg)
+  const keys = createApiKeyStore(services.pg)
+  await app.register(projectsRoute, { pg: services.pg, projects, keys })
+  await app.register(keysRoutes, { pg: services.pg, projects, keys, resolveKey: services.resolveKey })
 }
 
 

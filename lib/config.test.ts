@@ -113,6 +113,16 @@ describe('loadConfig', () => {
     expect(byVariable.CLICKHOUSE_DATABASE).toBe('CLICKHOUSE_DATABASE must be a plain identifier')
   })
 
+  it('reads SLUICE_CORS_ORIGINS as a comma list of origins, none by default', () => {
+    expect(loadConfig(minimal).corsOrigins).toEqual([])
+    expect(loadConfig({ ...minimal, SLUICE_CORS_ORIGINS: 'https://a.example, http://localhost:3000' }).corsOrigins).toEqual([
+      'https://a.example',
+      'http://localhost:3000',
+    ])
+    expect(problems({ ...minimal, SLUICE_CORS_ORIGINS: 'https://a.example/path' })[0]).toMatch(/^SLUICE_CORS_ORIGINS must be a comma list of origins/)
+    expect(problems({ ...minimal, SLUICE_CORS_ORIGINS: '*' })[0]).toMatch(/^SLUICE_CORS_ORIGINS /)
+  })
+
   it('puts every problem in the error message, one a line', () => {
     expect(() => loadConfig({ ...minimal, PORT: '99999' })).toThrow(/^Invalid configuration:\n {2}- PORT /)
   })

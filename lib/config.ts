@@ -27,6 +27,15 @@ const url = (protocols: string[]) =>
 const optionalUrl = (protocols: string[]) =>
   z.preprocess((v) => (v === '' ? undefined : v), url(protocols).optional())
 
+function isOrigin(s: string): boolean {
+  try {
+    const u = new URL(s)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === s
+  } catch {
+    return false
+  }
+}
+
 const positiveInt = (def: number) => z.coerce.number().int().positive().default(def)
 
 export const ROLES = ['ingest', 'processor', 'query'] as const
@@ -42,6 +51,11 @@ export const envSchema = z.object({
     .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
     .pipe(z.array(z.enum(ROLES)).min(1)),
   SLUICE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  SLUICE_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((list) => list.every(isOrigin), 'must be a comma list of origins (scheme://host[:port], no path), e.g. https://console.example.com'),
 
   KAFKA_BROKERS: brokerList,
   KAFKA_CLIENT_ID: z.string().default('sluice'),
@@ -95,6 +109,8 @@ export interface Config {
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL']
   roles: readonly Role[]
   adminToken: string | undefined
+  /** Origins a browser may call the API from (besides /ingest and POST /api/logs, open to any). */
+  corsOrigins: readonly string[]
   kafka: {
     brokers: readonly string[]
     clientId: string
@@ -172,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
     logLevel: e.LOG_LEVEL,
     roles: overrides.roles ?? e.SLUICE_ROLES,
     adminToken: e.SLUICE_ADMIN_TOKEN,
+    corsOrigins: e.SLUICE_CORS_ORIGINS,
     kafka: {
       brokers: e.KAFKA_BROKERS,
       clientId: e.KAFKA_CLIENT_ID,

@@ -47,6 +47,10 @@ export const BrokerUnavailableError = createError(
   'The event broker did not acknowledge the batch; nothing was accepted, retry later',
   503,
 )
+// Refused by Node's HTTP parser, before any route (answered by lib/http/client-error-handler.ts).
+export const MalformedRequestError = createError('SLUICE_ERR_MALFORMED_REQUEST', 'The request is not valid HTTP/1.1: %s', 400)
+export const RequestTimeoutError = createError('SLUICE_ERR_REQUEST_TIMEOUT', 'The request was not received in time', 408)
+export const HeadersTooLargeError = createError('SLUICE_ERR_HEADERS_TOO_LARGE', 'The request headers exceed %d bytes', 431)
 export const NotReadyError = createError('SLUICE_ERR_NOT_READY', 'A dependency is unavailable: %s', 503)
 export const InternalError = createError('SLUICE_ERR_INTERNAL', 'Internal error (request %s)', 500)
 
@@ -63,6 +67,7 @@ export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   'SLUICE_ERR_BROKER_UNAVAILABLE',
   'SLUICE_ERR_NOT_READY',
   'SLUICE_ERR_INTERNAL',
+  'SLUICE_ERR_REQUEST_TIMEOUT',
 ])
 
 export interface EventError {

@@ -15,11 +15,13 @@ const REDACT = [
   'secret',
 ]
 
-export function createLogger(options: { level: string; name?: string }): Logger {
-  return pino({
+/** `destination` is stdout unless given (tests pass a stream to read what was logged). */
+export function createLogger(options: { level: string; name?: string; destination?: pino.DestinationStream }): Logger {
+  const pinoOptions = {
     level: options.level,
     name: options.name ?? 'sluice',
     redact: { paths: REDACT, censor: '[redacted]' },
     base: { pid: process.pid },
-  })
+  }
+  return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions)
 }

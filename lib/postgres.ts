@@ -14,3 +14,27 @@ export function createPgPool(options: { url: string; max?: number }): pg.Pool {
   pool.on('error', () => {})
   return pool
 }
+
+export type PgClient = pg.PoolClient
+
+/**
+ * Runs `fn` in one transaction on one pooled client: COMMIT when it resolves, ROLLBACK when it
+ * throws (the error is rethrown).
+ *
+ * @example
+ *   await withTransaction(pool, async (client) => { await client.query('...'); await writeAudit(client, entry) })
+ */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    const result = await fn(client)
+    await client.query('COMMIT')
+    return result
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  } finally {
+    client.release()
+  }
+}

@@ -1,6 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs'
 import { createEventCodec, type EventCodec } from './avro/event-codec.ts'
-import { createKeyResolver, type KeyResolver } from './auth/api-keys.ts'
+import { createKeyResolver, type KeyResolver } from './auth/key-resolver.ts'
+import { listenForKeyRevocations, type KeyRevocationListener } from './auth/key-revocation-listener.ts'
 import { clickhouseTables, createClickhouseClient, type ClickHouseClient, type ClickhouseTables } from './clickhouse.ts'
 import type { Config } from './config.ts'
 import { createKafka } from './kafka/kafka-client.ts'
@@ -28,6 +29,8 @@ export interface Services {
   tables: ClickhouseTables
   codec: EventCodec
   resolveKey: KeyResolver
+  /** Clears the key cache when any process revokes a key (absent without Postgres). */
+  keyRevocations: KeyRevocationListener | undefined
 }
 
 export type Dependency = 'kafka' | 'postgres' | 'redis' | 'clickhouse'
@@ -78,6 +81,13 @@ export async function connectServices(config: Config, base: { logger: Logger; me
   const missing = (name: Dependency): never => {
     throw new Error(`The roles ${config.roles.join(',')} do not use ${name}`)
   }
+  const resolveKey: KeyResolver = pg
+    ? createKeyResolver({ pg, onTouchError: (err) => logger.warn({ err }, 'could not stamp last_used_at') })
+    : Object.assign(async () => missing('postgres'), { forget() {} })
+  // TRICKY: the TTL of the key cache (2 s) is the guarantee; the notification makes it near instant.
+  const keyRevocations = pg
+    ? await step('postgres (key revocations)', () => listenForKeyRevocations({ url: config.postgres.url, logger, onRevoked: () => resolveKey.forget() }))
+    : undefined
   return {
     config,
     logger,
@@ -97,12 +107,13 @@ export async function connectServices(config: Config, base: { logger: Logger; me
     },
     tables: clickhouseTables(config.clickhouse.database),
     codec: createEventCodec({ schemaRegistryUrl: config.kafka.schemaRegistryUrl }),
-    resolveKey: pg ? createKeyResolver({ pg }) : async () => missing('postgres'),
+    resolveKey,
+    keyRevocations,
   }
 
-  async function step(name: string, fn: () => Promise<unknown>): Promise<void> {
+  async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     try {
-      await fn()
+      return await fn()
     } catch (err) {
       throw new Error(`Could not reach ${name}: ${(err as Error).message}`, { cause: err })
     }
@@ -113,6 +124,7 @@ export async function connectServices(config: Config, base: { logger: Logger; me
 export async function closeServices(s: Services): Promise<void> {
   const steps: Array<[string, () => Promise<unknown>]> = [
     ['redis', () => (s.uses.has('redis') ? s.redis.quit() : Promise.resolve())],
+    ['postgres key revocation listener', () => s.keyRevocations?.close() ?? Promise.resolve()],
     ['postgres', () => (s.uses.has('postgres') ? s.pg.end() : Promise.resolve())],
     ['clickhouse', () => (s.uses.has('clickhouse') ? s.clickhouse.close() : Promise.resolve())],
     ['kafka producer', () => s.producer.disconnect()],

@@ -6,6 +6,8 @@ import { createComplaintStore } from './complaint-store.ts'
 import { createFunnelReader } from './funnel-reader.ts'
 import { createLogReader } from './log-reader.ts'
 import { createRunReader } from './run-reader.ts'
+import { createAuditStore } from '../lib/audit/audit-store.ts'
+import { auditRoutes } from './routes/audit-routes.ts'
 import { analyzeRoute } from './routes/analyze-route.ts'
 import { complaintsRoutes } from './routes/complaints-routes.ts'
 import { logsRoutes } from './routes/logs-routes.ts'
@@ -13,7 +15,7 @@ import { pipelinesRoute } from './routes/pipelines-route.ts'
 import { reactionsRoutes } from './routes/reactions-routes.ts'
 import { runsRoutes } from './routes/runs-routes.ts'
 
-/** The query role's routes: runs, steps, funnels and logs (ClickHouse); reactions and complaints (Postgres). */
+/** The query role's routes: runs, steps, funnels and logs (ClickHouse); reactions, complaints and the audit log (Postgres). */
 export const queryRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   const runs = createRunReader({ client: services.clickhouse, tables: services.tables })
   const funnels = createFunnelReader({ client: services.clickhouse, tables: services.tables })
@@ -23,6 +25,7 @@ export const queryRoutes: FastifyPluginAsync<{ services: Services }> = async (ap
   await app.register(logsRoutes, { logs: createLogReader({ client: services.clickhouse, tables: services.tables }) })
   await app.register(reactionsRoutes, { reactions: createReactionStore(services.pg) })
   await app.register(complaintsRoutes, { complaints: createComplaintStore(services.pg) })
+  await app.register(auditRoutes, { audit: createAuditStore(services.pg) })
 }
 
 /** The query role alone, built and ready, not listening. */

@@ -1,6 +1,7 @@
 import { ConflictError } from '../lib/errors.ts'
 import { COMPLAINT_COLUMNS, complaintJson, type ComplaintJson, type ComplaintRow } from '../lib/complaint-json.ts'
-import type { PgPool } from '../lib/postgres.ts'
+import { writeAudit, type AuditContext } from '../lib/audit/audit-store.ts'
+import { withTransaction, type PgPool } from '../lib/postgres.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -39,21 +40,41 @@ export function createComplaintStore(pg: PgPool) {
       return rows[0] ? complaintJson(rows[0]) : null
     },
 
-    /** Status and note only. Resolving stamps `resolved_at`; reopening clears it. */
-    async update(projectId: string, id: string, change: { status?: ComplaintStatus | undefined; note?: string | null | undefined }): Promise<ComplaintJson | null> {
+    /**
+     * Status and note only. Resolving stamps `resolved_at`; reopening clears it. Writes one
+     * `complaint.updated` audit row (status and note, from → to) in the same transaction.
+     */
+    async update(
+      projectId: string,
+      id: string,
+      change: { status?: ComplaintStatus | undefined; note?: string | null | undefined },
+      ctx: AuditContext,
+    ): Promise<ComplaintJson | null> {
       if (!UUID.test(id)) return null
       try {
-        const { rows } = await pg.query<ComplaintRow>(
-          `UPDATE complaints SET
-             status = coalesce($3, status),
-             note = CASE WHEN $4::boolean THEN $5 ELSE note END,
-             resolved_at = CASE WHEN $3 = 'resolved' AND status <> 'resolved' THEN now()
-                                WHEN $3 IN ('open', 'acknowledged') THEN NULL ELSE resolved_at END,
-             updated_at = now()
-           WHERE id = $1 AND project_id = $2 RETURNING ${COMPLAINT_COLUMNS}`,
-          [id, projectId, change.status ?? null, change.note !== undefined, change.note ?? null],
-        )
-        return rows[0] ? complaintJson(rows[0]) : null
+        return await withTransaction(pg, async (client) => {
+          const before = await client.query<{ status: string; note: string | null }>(
+            'SELECT status, note FROM complaints WHERE id = $1 AND project_id = $2 FOR UPDATE',
+            [id, projectId],
+          )
+          if (!before.rows[0]) return null
+          const { rows } = await client.query<ComplaintRow>(
+            `UPDATE complaints SET
+               status = coalesce($3, status),
+               note = CASE WHEN $4::boolean THEN $5 ELSE note END,
+               resolved_at = CASE WHEN $3 = 'resolved' AND status <> 'resolved' THEN now()
+                                  WHEN $3 IN ('open', 'acknowledged') THEN NULL ELSE resolved_at END,
+               updated_at = now()
+             WHERE id = $1 AND project_id = $2 RETURNING ${COMPLAINT_COLUMNS}`,
+            [id, projectId, change.status ?? null, change.note !== undefined, change.note ?? null],
+          )
+          const updated = complaintJson(rows[0]!)
+          const changes: Record<string, { from: unknown; to: unknown }> = {}
+          if (before.rows[0].status !== updated.status) changes.status = { from: before.rows[0].status, to: updated.status }
+          if (before.rows[0].note !== updated.note) changes.note = { from: before.rows[0].note, to: updated.note }
+          await writeAudit(client, { ...ctx, action: 'complaint.updated', target: { type: 'complaint', id }, projectId, changes })
+          return updated
+        })
       } catch (err) {
         if ((err as { code?: string }).code === '23505') {
           throw new ConflictError('Another complaint with this fingerprint is open or acknowledged; resolve it first')

@@ -1,44 +1,60 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
-import { generateApiKey, hashApiKey } from '../../lib/auth/api-keys.ts'
+import { auditContext } from '../../lib/audit/audit-context.ts'
+import { writeAudit } from '../../lib/audit/audit-store.ts'
+import type { ApiKeyStore } from '../../lib/auth/api-key-store.ts'
 import { ValidationError } from '../../lib/errors.ts'
-import type { PgPool } from '../../lib/postgres.ts'
+import { withTransaction, type PgPool } from '../../lib/postgres.ts'
+// The list helpers are the query API's; the admin lists page the same way.
+import { decodeCursor, encodeCursor, limitParam, nextLink, parseQuery } from '../../query-api/query-params.ts'
+import type { ProjectStore } from '../project-store.ts'
 
 const createProjectBody = z.object({ name: z.string().trim().min(1).max(200) })
+const listQuery = z.object({ limit: limitParam, cursor: z.string().max(200).optional() })
+const listCursor = z.tuple([z.string(), z.string()])
 
-/** `POST /api/projects` (admin token): a project and its two keys, shown this once. */
-export const projectsRoute: FastifyPluginAsync<{ pg: PgPool }> = async (app, { pg }) => {
-  app.post('/api/projects', { onRequest: app.requireKey('admin') }, async (request, reply) => {
+export interface ProjectsRouteOptions {
+  pg: PgPool
+  projects: ProjectStore
+  keys: ApiKeyStore
+}
+
+/**
+ * `POST /api/projects` (a project and its first ingest and query keys, shown this once) and
+ * `GET /api/projects` (without keys); admin token.
+ */
+export const projectsRoute: FastifyPluginAsync<ProjectsRouteOptions> = async (app, { pg, projects, keys }) => {
+  const auth = { onRequest: app.requireKey('admin') }
+
+  app.post('/api/projects', auth, async (request, reply) => {
     const parsed = createProjectBody.safeParse(request.body)
     if (!parsed.success) throw new ValidationError('name: must be a string of 1 to 200 characters')
-    const id = randomUUID()
-    const ingestKey = generateApiKey('ingest')
-    const queryKey = generateApiKey('query')
-    const client = await pg.connect()
-    try {
-      await client.query('BEGIN')
-      const { rows } = await client.query<{ created_at: Date }>(
-        'INSERT INTO projects (id, name) VALUES ($1, $2) RETURNING created_at',
-        [id, parsed.data.name],
-      )
-      await client.query(
-        `INSERT INTO api_keys (key_hash, project_id, kind, prefix) VALUES ($1, $3, 'ingest', $4), ($2, $3, 'query', $5)`,
-        [hashApiKey(ingestKey), hashApiKey(queryKey), id, ingestKey.slice(0, 14), queryKey.slice(0, 13)],
-      )
-      await client.query('COMMIT')
-      return reply.status(201).send({
-        id,
-        name: parsed.data.name,
-        ingest_key: ingestKey,
-        query_key: queryKey,
-        created_at: rows[0]!.created_at.toISOString(),
+    const { name } = parsed.data
+    const created = await withTransaction(pg, async (client) => {
+      const project = await projects.create(client, name)
+      const ingest = await keys.create(client, project.id, 'ingest', 'default')
+      const query = await keys.create(client, project.id, 'query', 'default')
+      await writeAudit(client, {
+        ...auditContext(request),
+        action: 'project.created',
+        target: { type: 'project', id: project.id },
+        projectId: project.id,
+        changes: { name, keys: [ingest, query].map((k) => ({ id: k.id, kind: k.kind, prefix: k.prefix })) },
       })
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
-    }
+      return { project, ingest, query }
+    })
+    return reply
+      .status(201)
+      .header('cache-control', 'no-store')
+      .send({ id: created.project.id, name: created.project.name, ingest_key: created.ingest.key, query_key: created.query.key, created_at: created.project.created_at })
+  })
+
+  app.get('/api/projects', auth, async (request, reply) => {
+    const q = parseQuery(listQuery, request.query)
+    const page = await projects.list({ limit: q.limit + 1, after: decodeCursor(listCursor, q.cursor) })
+    const items = page.slice(0, q.limit)
+    const last = items[items.length - 1]
+    if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, encodeCursor([last.created_at, last.id])))
+    return items
   })
 }

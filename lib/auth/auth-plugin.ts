@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { ForbiddenError, UnauthorizedError } from '../errors.ts'
-import { isAdminToken, type KeyKind, type KeyResolver } from './api-keys.ts'
+import { isAdminToken, type KeyKind } from './api-keys.ts'
+import type { KeyResolver } from './key-resolver.ts'
 
 export type AccessKind = 'admin' | KeyKind
 
@@ -13,6 +14,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The project of the request's key; set by requireKey('ingest' | 'query'). */
     projectId: string
+    /** The id of the request's key; null for the admin token (or before requireKey ran). */
+    keyId: string | null
   }
 }
 
@@ -25,6 +28,7 @@ export interface AuthPluginOptions {
 export const authPlugin = fp<AuthPluginOptions>(
   async (app, options) => {
     app.decorateRequest('projectId', '')
+    app.decorateRequest('keyId', null)
     app.decorate('requireKey', (kind: AccessKind) => {
       return async function checkKey(request: FastifyRequest, _reply: FastifyReply) {
         const header = request.headers.authorization
@@ -39,6 +43,7 @@ export const authPlugin = fp<AuthPluginOptions>(
         if (!resolved) throw new UnauthorizedError('Unknown or revoked key')
         if (resolved.kind !== kind) throw new ForbiddenError(kind)
         request.projectId = resolved.projectId
+        request.keyId = resolved.keyId
       }
     })
   },

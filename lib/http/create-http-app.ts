@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import { STATUS_CODES } from 'node:http'
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
 import { InternalError, InvalidBodyError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError, InvalidJsonError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
+import { createClientErrorHandler } from './client-error-handler.ts'
+import { corsPolicy } from './cors-policy.ts'
+import { errorBody } from './error-body.ts'
+import { securityHeaders } from './security-headers.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,10 +20,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /**
  * A fastify instance with what every Sluice HTTP role shares: request ids (taken from
- * `x-request-id` when sane, echoed back), the contract's error shape with a code on every error,
- * and RED metrics per route.
+ * `x-request-id` when sane, echoed back), the contract's error shape with a code on every error
+ * (also for what Node's HTTP parser refuses), security headers, CORS, and RED metrics per route.
  */
-export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyLimit: number }): FastifyInstance {
+export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyLimit: number; corsOrigins?: readonly string[] }): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit,
@@ -30,18 +35,24 @@ export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyL
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler: createClientErrorHandler(options.logger),
   })
 
   // Every METHOD /path this app serves, for the OpenAPI drift test and for startup logs.
   const routes: string[] = []
   app.decorate('sluiceRoutes', routes)
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push(`${method} ${route.url}`)
+    // OPTIONS is @fastify/cors's catch-all preflight route, not part of the API.
+    for (const method of [route.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') routes.push(`${method} ${route.url}`)
   })
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  // TRICKY: helmet and cors run in onRequest, after the request id above and before any route's
+  // auth hook, so a preflight (which carries no key) is answered and a 401 still has the headers.
+  void app.register(helmet, securityHeaders)
+  void app.register(cors, { delegator: corsPolicy({ allowedOrigins: options.corsOrigins ?? [] }) })
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
@@ -75,10 +86,6 @@ export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyL
   return app as unknown as FastifyInstance
 }
 
-function errorBody(error: { code?: string; message: string }, statusCode: number) {
-  return { statusCode, error: STATUS_TEXT[statusCode] ?? STATUS_CODES[statusCode] ?? 'Error', code: error.code ?? 'SLUICE_ERR_INTERNAL', message: error.message }
-}
-
 /** Fastify's own errors, re-issued with Sluice codes so clients see one vocabulary. */
 function mapFrameworkError(error: FastifyError & { retryAfterSeconds?: number; errors?: unknown }, bodyLimit: number) {
   switch (error.code) {
@@ -94,16 +101,4 @@ function mapFrameworkError(error: FastifyError & { retryAfterSeconds?: number; e
       if (error.code?.startsWith('FST_') && error.statusCode === 400) return new InvalidBodyError(error.message)
       return error
   }
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
 }

@@ -18,7 +18,12 @@ export async function createRoleApp(
   routes: readonly RoutePlugin[],
   options: { processorLiveness?: () => readonly ProcessorLiveness[] } = {},
 ): Promise<FastifyInstance> {
-  const app = createHttpApp({ logger: services.logger, metrics: services.metrics, bodyLimit: services.config.limits.maxBodyBytes })
+  const app = createHttpApp({
+    logger: services.logger,
+    metrics: services.metrics,
+    bodyLimit: services.config.limits.maxBodyBytes,
+    corsOrigins: services.config.corsOrigins,
+  })
   await app.register(authPlugin, { resolveKey: services.resolveKey, adminToken: services.config.adminToken })
   await app.register(opsRoutes, {
     services,

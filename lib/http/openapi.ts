@@ -3,6 +3,7 @@
  * It says what ../shared/CONTRACT.md says; `openapi.test.ts` checks that every route the server
  * registers is documented here and nothing else is.
  */
+import { keysAuditPaths, keysAuditSchemas } from './openapi-keys-audit.ts'
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
 const arrayOf = (schema: object) => ({ type: 'array', items: schema })
@@ -86,6 +87,11 @@ export const openApiDocument = {
       },
       Project: {
         type: 'object',
+        required: ['id', 'name', 'created_at'],
+        properties: { id: { type: 'string', format: 'uuid' }, name: { type: 'string' }, created_at: time },
+      },
+      NewProject: {
+        type: 'object',
         properties: {
           id: { type: 'string', format: 'uuid' },
           name: { type: 'string' },
@@ -94,6 +100,7 @@ export const openApiDocument = {
           created_at: time,
         },
       },
+      ...keysAuditSchemas,
       Run: {
         type: 'object',
         properties: {
@@ -290,9 +297,20 @@ export const openApiDocument = {
         summary: 'Create a project and its keys',
         security: bearer('admin'),
         requestBody: { required: true, content: json({ type: 'object', required: ['name'], properties: { name: { type: 'string' } } }) },
-        responses: { 201: { description: 'Created', content: json(ref('Project')) }, 400: errorResponse('Bad name'), ...AUTH_ERRORS },
+        responses: {
+          201: { description: 'Created; the keys are shown this once', headers: { 'Cache-Control': { description: '`no-store`', schema: { type: 'string' } } }, content: json(ref('NewProject')) },
+          400: errorResponse('Bad name'),
+          ...AUTH_ERRORS,
+        },
+      },
+      get: {
+        summary: 'Every project, newest first (no keys)',
+        security: bearer('admin'),
+        parameters: [limitParam, cursorParam],
+        responses: { 200: { description: 'A page of projects', headers: paged, content: json(arrayOf(ref('Project'))) }, 400: errorResponse('Bad parameter or cursor'), ...AUTH_ERRORS },
       },
     },
+    ...keysAuditPaths,
     '/ingest': {
       post: {
         summary: 'Send a batch of events (gzip accepted); answered after the broker acknowledged them',

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import type { PgPool } from '../postgres.ts'
+import { changedFields, redactSecrets } from '../audit/redact-secrets.ts'
+import { writeAudit, type AuditContext } from '../audit/audit-store.ts'
+import { withTransaction, type PgClient, type PgPool } from '../postgres.ts'
 import { withSecrets, type ReactionAction, type ReactionInput } from './reaction-schema.ts'
 import type { Condition } from './conditions.ts'
 
@@ -65,26 +67,22 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  * after the change's response.
  */
 export function createReactionStore(pg: PgPool) {
-  async function inTransaction<T>(fn: (q: PgPool['query']) => Promise<T>): Promise<T> {
-    const client = await pg.connect()
-    try {
-      await client.query('BEGIN')
-      const result = await fn(client.query.bind(client) as PgPool['query'])
+  // The change, its audit row and the version bump commit together or not at all.
+  function inTransaction<T>(fn: (client: PgClient) => Promise<T>): Promise<T> {
+    return withTransaction(pg, async (client) => {
+      const result = await fn(client)
       await client.query('UPDATE reaction_rules_version SET version = version + 1')
-      await client.query('COMMIT')
       return result
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
-    }
+    })
   }
 
+  const audit = (client: PgClient, ctx: AuditContext, action: string, r: Pick<Reaction, 'id' | 'project_id'>, changes: Record<string, unknown>) =>
+    writeAudit(client, { ...ctx, action, target: { type: 'reaction', id: r.id }, projectId: r.project_id, changes })
+
   return {
-    async create(projectId: string, input: ReactionInput): Promise<Reaction> {
-      return inTransaction(async (query) => {
-        const { rows } = await query<ReactionRow>(
+    async create(projectId: string, input: ReactionInput, ctx: AuditContext): Promise<Reaction> {
+      return inTransaction(async (client) => {
+        const { rows } = await client.query<ReactionRow>(
           `INSERT INTO reactions (id, project_id, name, enabled, event_type, conditions, threshold_count, window_seconds,
              group_by, cooldown_seconds, severity, actions)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ${COLUMNS}`,
@@ -103,7 +101,10 @@ export function createReactionStore(pg: PgPool) {
             JSON.stringify(withSecrets(input.actions)),
           ],
         )
-        return toReaction(rows[0]!)
+        const created = toReaction(rows[0]!)
+        const { id: _id, project_id: _p, created_at: _c, updated_at: _u, ...fields } = created
+        await audit(client, ctx, 'reaction.created', created, redactSecrets(fields) as Record<string, unknown>)
+        return created
       })
     },
 
@@ -123,10 +124,11 @@ export function createReactionStore(pg: PgPool) {
       return rows[0] ? toReaction(rows[0]) : null
     },
 
-    async update(projectId: string, id: string, next: ReactionInput): Promise<Reaction | null> {
+    /** Replaces the rule's fields; the audit row holds the fields that differ from `before`. */
+    async update(projectId: string, id: string, next: ReactionInput, ctx: AuditContext & { before: Reaction }): Promise<Reaction | null> {
       if (!UUID.test(id)) return null
-      return inTransaction(async (query) => {
-        const { rows } = await query<ReactionRow>(
+      return inTransaction(async (client) => {
+        const { rows } = await client.query<ReactionRow>(
           `UPDATE reactions SET name = $3, enabled = $4, event_type = $5, conditions = $6, threshold_count = $7,
              window_seconds = $8, group_by = $9, cooldown_seconds = $10, severity = $11, actions = $12, updated_at = now()
            WHERE id = $1 AND project_id = $2 RETURNING ${COLUMNS}`,
@@ -145,15 +147,22 @@ export function createReactionStore(pg: PgPool) {
             JSON.stringify(withSecrets(next.actions)),
           ],
         )
-        return rows[0] ? toReaction(rows[0]) : null
+        if (!rows[0]) return null
+        const updated = toReaction(rows[0])
+        const { before, ...context } = ctx
+        await audit(client, context, 'reaction.updated', updated, changedFields({ ...before }, { ...updated }, ['updated_at']))
+        return updated
       })
     },
 
-    async remove(projectId: string, id: string): Promise<boolean> {
+    async remove(projectId: string, id: string, ctx: AuditContext): Promise<boolean> {
       if (!UUID.test(id)) return false
-      return inTransaction(async (query) => {
-        const { rowCount } = await query('DELETE FROM reactions WHERE id = $1 AND project_id = $2', [id, projectId])
-        return (rowCount ?? 0) > 0
+      return inTransaction(async (client) => {
+        const { rows } = await client.query<ReactionRow>(`DELETE FROM reactions WHERE id = $1 AND project_id = $2 RETURNING ${COLUMNS}`, [id, projectId])
+        if (!rows[0]) return false
+        const deleted = toReaction(rows[0])
+        await audit(client, ctx, 'reaction.deleted', deleted, { name: deleted.name })
+        return true
       })
     },
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
+import { auditContext } from '../../lib/audit/audit-context.ts'
 import { NotFoundError } from '../../lib/errors.ts'
 import type { ComplaintStore } from '../complaint-store.ts'
 import { decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
@@ -43,7 +44,7 @@ export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore }
 
   app.patch<{ Params: { id: string } }>('/api/complaints/:id', auth, async (request) => {
     const change = parseBody(patchBody, request.body)
-    const updated = await complaints.update(request.projectId, request.params.id, change)
+    const updated = await complaints.update(request.projectId, request.params.id, change, auditContext(request))
     if (!updated) throw new NotFoundError('Complaint')
     return updated
   })

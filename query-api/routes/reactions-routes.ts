@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
+import { auditContext } from '../../lib/audit/audit-context.ts'
 import { InvalidConditionError, NotFoundError } from '../../lib/errors.ts'
 import { conditionProblem, createReactionBody, patchReactionBody, type ReactionInput } from '../../lib/reactions/reaction-schema.ts'
 import type { ReactionStore } from '../../lib/reactions/reaction-store.ts'
@@ -21,7 +22,7 @@ export const reactionsRoutes: FastifyPluginAsync<{ reactions: ReactionStore }> =
     const body = parseBody(createReactionBody, request.body)
     if (body.project_id !== undefined && body.project_id !== request.projectId) throw new NotFoundError('Project')
     checkConditions(body)
-    return reply.status(201).send(await reactions.create(request.projectId, body))
+    return reply.status(201).send(await reactions.create(request.projectId, body, auditContext(request)))
   })
 
   app.get<{ Params: { project_id: string } }>('/api/reactions/:project_id', auth, async (request, reply) => {
@@ -41,13 +42,13 @@ export const reactionsRoutes: FastifyPluginAsync<{ reactions: ReactionStore }> =
     if (!current) throw new NotFoundError('Reaction')
     const next: ReactionInput = { ...current, ...patch }
     checkConditions(next)
-    const updated = await reactions.update(request.projectId, current.id, next)
+    const updated = await reactions.update(request.projectId, current.id, next, { ...auditContext(request), before: current })
     if (!updated) throw new NotFoundError('Reaction')
     return updated
   })
 
   app.delete<{ Params: { id: string } }>('/api/reactions/:id', auth, async (request, reply) => {
-    if (!(await reactions.remove(request.projectId, request.params.id))) throw new NotFoundError('Reaction')
+    if (!(await reactions.remove(request.projectId, request.params.id, auditContext(request)))) throw new NotFoundError('Reaction')
     return reply.status(204).send()
   })
 }
