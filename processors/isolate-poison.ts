@@ -17,8 +17,10 @@ export interface PoisonEvent {
 }
 
 export class SystemicFailureError extends Error {
-  constructor(readonly lastError: unknown) {
+  readonly lastError: unknown
+  constructor(lastError: unknown) {
     super(`every part of the flush fails, alone too: ${(lastError as Error)?.message ?? String(lastError)}`, { cause: lastError })
+    this.lastError = lastError
     this.name = 'SystemicFailureError'
   }
 }

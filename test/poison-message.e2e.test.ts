@@ -1,0 +1,165 @@
+/**
+ * Issue "reliability": one tenant's event that decodes but cannot be stored must not hold up the
+ * partition for everyone (it is dead-lettered after 3 attempts alone), and a store that is down
+ * must be waited for, dead-lettering nothing.
+ */
+import { randomUUID } from 'node:crypto'
+import { Kafka, logLevel } from 'kafkajs'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createEventCodec } from '../lib/avro/event-codec.ts'
+import type { EventEnvelope } from '../lib/event-types.ts'
+import { EVENT_TYPE_HEADER } from '../lib/kafka/headers.ts'
+import { testServices } from './helpers/services.ts'
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts'
+import { ADMIN_TOKEN, sluiceClient, startTestSluice, testEnv, type TestSluice } from './helpers/test-sluice.ts'
+import { loadConfig } from '../lib/config.ts'
+import { startSluice } from '../server.ts'
+
+const errorRule = {
+  name: 'any error',
+  event_type: 'log',
+  conditions: [{ field: 'level', op: 'eq', value: 'error' }],
+  threshold: { count: 1 },
+  actions: [{ type: 'complaint' }],
+}
+
+const errorLog = (message: string) => ({ id: randomUUID(), type: 'log', data: { level: 'error', message, service: 'checkout' } })
+
+async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== null) return value
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+async function deadLetters(kafka: Kafka, topic: string): Promise<Array<{ headers: Record<string, string>; key: string }>> {
+  const admin = kafka.admin()
+  await admin.connect()
+  const offsets = await admin.fetchTopicOffsets(topic)
+  await admin.disconnect()
+  const total = offsets.reduce((n, o) => n + Number(o.high), 0)
+  if (total === 0) return []
+  const consumer = kafka.consumer({ groupId: `test-dlq-reader-${randomUUID()}` })
+  const out: Array<{ headers: Record<string, string>; key: string }> = []
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        const headers: Record<string, string> = {}
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v)
+        out.push({ headers, key: message.key?.toString() ?? '' })
+        if (out.length >= total) resolve()
+      },
+    })
+  })
+  await consumer.disconnect()
+  return out
+}
+
+describe('a poison message in the reactions processor', () => {
+  const kafka = new Kafka({ brokers: testServices().kafkaBrokers, logLevel: logLevel.NOTHING })
+  let sluice: TestSluice
+
+  afterAll(async () => {
+    await sluice?.close()
+  })
+
+  it('is dead-lettered with its reason while another tenant on the same partition gets its complaint', async () => {
+    // One partition: both tenants' events share it, the poison first.
+    sluice = await startTestSluice({ env: { SLUICE_TOPIC_PARTITIONS: '1' } })
+    const a = await sluice.createProject()
+    const b = await sluice.createProject()
+    for (const p of [a, b]) expect((await sluice.post('/api/reactions', { key: p.query_key, body: errorRule })).status).toBe(201)
+
+    // An event that decodes but that Postgres cannot hold (NUL in a jsonb sample), as an older or
+    // foreign producer could write it; /ingest itself never lets one through.
+    const codec = createEventCodec({})
+    const poison = {
+      id: randomUUID(), project_id: a.id, type: 'log', timestamp: Date.now(), received_at: Date.now(), request_id: null,
+      payload: { level: 'error', message: 'bad \u0000 byte', service: 'checkout', attributes: {}, run_id: null },
+    } as EventEnvelope
+    const producer = kafka.producer()
+    await producer.connect()
+    await producer.send({
+      topic: sluice.config.kafka.eventsTopic,
+      acks: -1,
+      messages: [{ key: poison.id, value: await codec.encode(poison), headers: { [EVENT_TYPE_HEADER]: 'log' } }],
+    })
+    await producer.disconnect()
+    expect((await sluice.post('/ingest', { key: b.ingest_key, body: { events: [errorLog('payment failed')] } })).status).toBe(200)
+
+    await sluice.waitUntilProcessed(60_000)
+    const complaints = await sluice.get<Array<{ occurrences: number }>>(`/api/complaints/${b.id}`, { key: b.query_key })
+    expect(complaints.body).toHaveLength(1)
+    expect(complaints.body[0]!.occurrences).toBe(1)
+    expect((await sluice.get<unknown[]>(`/api/complaints/${a.id}`, { key: a.query_key })).body).toEqual([])
+
+    const letters = await deadLetters(kafka, sluice.config.kafka.deadLetterTopic)
+    expect(letters).toHaveLength(1)
+    expect(letters[0]!.key).toBe(poison.id)
+    expect(letters[0]!.headers).toMatchObject({
+      'x-sluice-dlq-processor': 'reactions',
+      'x-sluice-dlq-reason': 'processing_failed',
+      'x-sluice-source-offset': '0',
+    })
+    expect(letters[0]!.headers['x-sluice-dlq-error']).toMatch(/Unicode|\\u0000|22P05/i)
+    const metrics = await sluice.get<string>('/metrics')
+    expect(metrics.body).toMatch(/sluice_dead_letter_total\{processor="reactions",reason="processing_failed"\} 1/)
+    // The logs processor stored it (ClickHouse holds NUL): only the processor that failed parks it.
+    const logs = await sluice.get<Array<{ id: string }>>('/api/logs', { key: a.query_key })
+    expect(logs.body.map((l) => l.id)).toEqual([poison.id])
+  })
+})
+
+describe('a store that is down', () => {
+  let proxy: TcpProxy
+  let ingest: TestSluice
+  let processor: TestSluice
+
+  afterAll(async () => {
+    await processor?.close()
+    await ingest?.close()
+    await proxy?.close()
+  })
+
+  it('is waited for: nothing is dead-lettered and every match counts once it is back', async () => {
+    const direct = new URL(testServices().databaseUrl)
+    proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) })
+    const env = testEnv()
+    ingest = await startTestSluice({ roles: ['ingest'], env })
+    const processorConfig = loadConfig({ ...env, DATABASE_URL: proxy.url(testServices().databaseUrl) }, { roles: ['processor', 'query'] })
+    const running = await startSluice(processorConfig)
+    processor = sluiceClient(running.url, processorConfig, () => running.close())
+
+    const project = await ingest.createProject()
+    expect((await processor.post('/api/reactions', { key: project.query_key, body: { ...errorRule, threshold: { count: 3, window_seconds: 300 } } })).status).toBe(201)
+
+    await proxy.down()
+    const res = await ingest.post('/ingest', { key: project.ingest_key, body: { events: [errorLog('a'), errorLog('b'), errorLog('c')] } })
+    expect(res.status).toBe(200)
+
+    // While Postgres is unreachable the reactions group does not move and /ready says so.
+    await new Promise((r) => setTimeout(r, 4_000))
+    const lag = await ingest.get<Array<{ group: string; lag: number }>>('/api/ops/lag', { key: ADMIN_TOKEN })
+    const reactionsLag = lag.body.filter((r) => r.group === env.SLUICE_REACTIONS_GROUP).reduce((n, r) => n + r.lag, 0)
+    expect(reactionsLag).toBe(3)
+    const ready = await processor.get<{ checks: Record<string, string> }>('/ready')
+    expect(ready.status).toBe(503)
+    expect(ready.body.checks.postgres).toMatch(/^error/)
+    expect((await processor.get<string>('/metrics')).body).not.toMatch(/sluice_dead_letter_total\{/)
+
+    await proxy.up()
+    await ingest.waitUntilProcessed(60_000)
+    const complaints = await waitFor(async () => {
+      const r = await processor.get<Array<{ occurrences: number }>>(`/api/complaints/${project.id}`, { key: project.query_key })
+      return r.status === 200 && r.body.length > 0 ? r.body : null
+    })
+    expect(complaints).toHaveLength(1)
+    expect(complaints[0]!.occurrences).toBe(3)
+    expect((await processor.get<string>('/metrics')).body).not.toMatch(/sluice_dead_letter_total\{/)
+  })
+})
