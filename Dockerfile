@@ -2,7 +2,9 @@
 FROM node:24-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev
+# npm 11 (Node 24's) refuses package-lock.json in `npm ci` for lacking chdb's optional darwin/arm64
+# packages; `npm install` accepts it and installs what the lock names (see scripts/ensure-deps.sh).
+RUN npm ci --omit=dev --no-audit --no-fund || npm install --omit=dev --no-audit --no-fund
 COPY . .
 # kafkajs's negative setTimeout delay (kafkajs#1751) warns on Node >= 23; Node clamps it to 1 ms.
 ENV NODE_ENV=production PORT=8000 NODE_OPTIONS=--disable-warning=TimeoutNegativeWarning
