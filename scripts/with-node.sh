@@ -12,7 +12,8 @@
 # packages for the Node that runs Sluice. SLUICE_SYSTEM_NODE names the machine's own node (the
 # SDK's tests run on it too).
 #
-# Progress goes to stderr; the only output of a sourced call is the PATH it exports.
+# Progress goes to stderr, nothing to stdout; a sourced call exports PATH, NODE_OPTIONS (see
+# SLUICE_NODE_OPTIONS) and SLUICE_SYSTEM_NODE.
 # shellcheck shell=bash
 
 # Type stripping (`node server.ts`) is on by default from 22.18.0; 24 is the active LTS.
