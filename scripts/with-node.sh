@@ -57,6 +57,7 @@ write_npm_wrappers() {
   for tool in npm npx; do
     cli="$(dirname "$npm_cli")/$tool-cli.js"
     wrapper="$SLUICE_NODE_HOME/bin/$tool"
+    # shellcheck disable=SC2016 # "$(dirname "$0")" and "$@" are for the wrapper to expand
     printf -v content '#!/bin/sh\n# Written by scripts/with-node.sh: the machine'"'"'s %s on Node %s.\nexec "$(dirname "$0")/node" %q "$@"\n' \
       "$tool" "$SLUICE_NODE_VERSION" "$cli"
     [[ -f "$wrapper" && "$(cat "$wrapper")"$'\n' == "$content" ]] && continue
