@@ -1,10 +1,21 @@
 import js from '@eslint/js'
+import nodePlugin from 'eslint-plugin-n'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.sluice/**', 'sdk/**/dist/**', 'sdk/python/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    // Node APIs and builtins newer than the `engines` of the nearest package.json are errors: the
+    // server's (>= 22.18) for the repo, the SDK's own (>= 20) for sdk/typescript.
+    plugins: { n: nodePlugin },
+    settings: { n: { tryExtensions: ['.ts', '.js'] } },
+    rules: {
+      'n/no-unsupported-features/node-builtins': 'error',
+      'n/no-unsupported-features/es-builtins': 'error',
+    },
+  },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

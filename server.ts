@@ -9,6 +9,7 @@ import { closeServices, connectServices } from './lib/services.ts'
 import { shutdownInOrder } from './lib/shutdown.ts'
 import { startProcessors, type RunningProcessors } from './processors/start-processors.ts'
 import { queryRoutes } from './query-api/app.ts'
+import { VERSIONS } from './lib/version.ts'
 
 export interface RunningSluice {
   url: string
@@ -42,7 +43,7 @@ export async function startSluice(config: Config): Promise<RunningSluice> {
   }
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
-  logger.info({ roles: config.roles, port }, 'sluice started')
+  logger.info({ roles: config.roles, port, version: VERSIONS }, 'sluice started')
   const httpApp = app
   return {
     url: `http://127.0.0.1:${port}`,

@@ -4,7 +4,7 @@
  * stack, e.g. `ingest/event-schema.ts` total includes the zod it calls), as shares of busy time.
  * Some builtins (JSON.parse among them) get no frame of their own: their time is their caller's self.
  *
- *   node --import tsx bench/cpu-profile-summary.ts /tmp/x.cpuprofile
+ *   node bench/cpu-profile-summary.ts /tmp/x.cpuprofile
  *
  * `npm run bench:ingest -- --profile` profiles the ingest child and prints this at the end.
  */
@@ -135,7 +135,7 @@ export function formatProfileSummary(summary: ProfileSummary, top = 15): string[
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const file = process.argv[2]
   if (!file) {
-    console.error('usage: node --import tsx bench/cpu-profile-summary.ts <file.cpuprofile>')
+    console.error('usage: node bench/cpu-profile-summary.ts <file.cpuprofile>')
     process.exit(2)
   }
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile

@@ -39,7 +39,7 @@ function expectError(res: HttpResult, status: number, code: string, message?: st
 async function expectStillServing(sluice: TestSluice, project: TestProject) {
   const health = await sluice.get('/health')
   expect(health.status).toBe(200)
-  expect(health.body).toEqual({ status: 'ok' })
+  expect(health.body).toEqual({ status: 'ok', version: { sluice: expect.any(String), node: process.version } })
   const good = await sluice.post('/ingest', { key: project.ingest_key, body: { events: goodEvents(2) } })
   expect(good.status, JSON.stringify(good.body)).toBe(200)
   expect(good.body).toEqual({ status: 'ok', processed: 2 })

@@ -13,6 +13,8 @@
 set -euo pipefail
 # shellcheck source=scripts/services-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/services-common.sh"
+# shellcheck source=scripts/with-node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/with-node.sh"
 
 TAG=kafka
 KAFKA_VERSION=3.9.1
@@ -218,7 +220,8 @@ wait_ready() {
   local pid="$1" t0="$2" rc
   # The probe (node + kafkajs, ~0.4 s to load) runs alongside the JVM's own startup; it retries a
   # metadata request until this broker is listed. Meanwhile watch that the JVM stays alive.
-  node --import tsx "$SLUICE_ROOT/scripts/kafka/wait-ready.ts" "$BROKERS" "$START_TIMEOUT" >&2 </dev/null &
+  use_supported_node
+  node "$SLUICE_ROOT/scripts/kafka/wait-ready.ts" "$BROKERS" "$START_TIMEOUT" >&2 </dev/null &
   PROBE_PID=$!
   while kill -0 "$PROBE_PID" 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then

@@ -6,7 +6,7 @@
  * if they are not running yet, by scripts/services-up.sh, whose stdout lines are parsed. Services
  * started this way keep running afterwards (stop them with `npm run services:down`).
  *
- *   node --import tsx scripts/local-services.ts     # starts what is missing, prints the lines
+ *   node scripts/local-services.ts     # starts what is missing, prints the lines
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { ConfigError, loadConfig } from '../lib/config.ts'
 import { startSluice } from '../server.ts'
+import { VERSIONS } from '../lib/version.ts'
 import { ensureServices } from './local-services.ts'
 
 const TOKEN_FILE = '.sluice/admin-token'
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   const sluice = await startSluice(config)
   const base = `http://localhost:${config.port}`
   console.log(`
-Sluice is running at ${base}  (roles: ${config.roles.join(', ')}; ClickHouse: ${config.clickhouse.url ?? `embedded at ${config.clickhouse.chdbPath}`})
+Sluice ${VERSIONS.sluice} is running at ${base} on Node ${VERSIONS.node}  (roles: ${config.roles.join(', ')}; ClickHouse: ${config.clickhouse.url ?? `embedded at ${config.clickhouse.chdbPath}`})
 Admin token: ${adminToken}${process.env.SLUICE_ADMIN_TOKEN ? '' : `   (generated once, kept in ${TOKEN_FILE})`}
 
 Try it:

@@ -1,5 +1,5 @@
 /**
- * A Sluice role in a child process (`node --import tsx server.ts --role ...`), so the bench's
+ * A Sluice role in a child process (`node server.ts --role ...`), so the bench's
  * client and the server under test never share an event loop.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -29,7 +29,7 @@ export interface SluiceChildOptions {
   env: Record<string, string>
   /** stdout and stderr of the child go here. */
   logFile: string
-  /** Node flags before `--import tsx`, e.g. `--cpu-prof`. */
+  /** Node flags before `server.ts`, e.g. `--cpu-prof`. */
   nodeArgs?: readonly string[]
   readyTimeoutMs?: number
 }
@@ -40,7 +40,7 @@ export async function startSluiceChild(options: SluiceChildOptions): Promise<Slu
   const fd = openSync(options.logFile, 'a')
   const child: ChildProcess = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), '--import', 'tsx', 'server.ts', '--role', options.roles.join(',')],
+    [...(options.nodeArgs ?? []), 'server.ts', '--role', options.roles.join(',')],
     { cwd: REPO_ROOT, env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', fd, fd] },
   )
   closeSync(fd)

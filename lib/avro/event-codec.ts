@@ -214,7 +214,10 @@ function resolverFor(catalog: Catalog, schema: unknown, fingerprint = schemaFing
 
 /** A registry schema id that can never be read by this reader, and why. */
 class SchemaRejection {
-  constructor(readonly detail: string) {}
+  readonly detail: string
+  constructor(detail: string) {
+    this.detail = detail
+  }
 }
 
 /** Encodes write into a reusable buffer; one that grew past this is not kept. */
@@ -243,13 +246,21 @@ class AvroEventCodec implements EventCodec {
   /** Registry ids seen: resolver (`null` = current schema), or why they can never be read. */
   private readonly schemasById = new Map<number, AvroResolver | null | SchemaRejection>()
   private readonly pendingIds = new Map<number, Promise<AvroResolver | null>>()
+  private readonly catalog: Catalog
+  private readonly writers: ReadonlyMap<string, AvroResolver | null>
+  private readonly registry: SchemaRegistryClient | undefined
+  private readonly subject: string
 
   constructor(
-    private readonly catalog: Catalog,
-    private readonly writers: ReadonlyMap<string, AvroResolver | null>,
-    private readonly registry: SchemaRegistryClient | undefined,
-    private readonly subject: string,
+    catalog: Catalog,
+    writers: ReadonlyMap<string, AvroResolver | null>,
+    registry: SchemaRegistryClient | undefined,
+    subject: string,
   ) {
+    this.catalog = catalog
+    this.writers = writers
+    this.registry = registry
+    this.subject = subject
     this.format = registry ? 'confluent' : 'single-object'
     this.scratch = Buffer.allocUnsafe(INITIAL_SCRATCH_SIZE)
     if (registry) {
@@ -448,12 +459,11 @@ interface RegistrySchema {
 
 class SchemaRegistryClient {
   private readonly baseUrl: string
+  private readonly fetchImpl: typeof fetch
 
-  constructor(
-    baseUrl: string,
-    private readonly fetchImpl: typeof fetch,
-  ) {
+  constructor(baseUrl: string, fetchImpl: typeof fetch) {
     this.baseUrl = baseUrl.replace(/\/+$/, '')
+    this.fetchImpl = fetchImpl
   }
 
   /** POST /subjects/{subject}/versions: registers (or finds) the schema, returns its global id. */

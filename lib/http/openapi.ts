@@ -484,7 +484,23 @@ export const openApiDocument = {
         responses: { 200: { description: 'Deliveries', content: json(arrayOf(ref('Delivery'))) }, ...AUTH_ERRORS, 404: errorResponse('No such complaint in this project') },
       },
     },
-    '/health': { get: { summary: 'Liveness', responses: { 200: { description: 'Alive', content: json({ type: 'object', properties: { status: { const: 'ok' } } }) } } } },
+    '/health': {
+      get: {
+        summary: 'Liveness',
+        responses: {
+          200: {
+            description: 'Alive, and what runs: Sluice and Node.js versions',
+            content: json({
+              type: 'object',
+              properties: {
+                status: { const: 'ok' },
+                version: { type: 'object', properties: { sluice: { type: 'string' }, node: { type: 'string', examples: ['v24.22.3'] } } },
+              },
+            }),
+          },
+        },
+      },
+    },
     '/ready': {
       get: {
         summary: 'Readiness: every dependency this process uses answers',

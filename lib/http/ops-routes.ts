@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { fetchConsumerLag } from '../kafka/consumer-lag.ts'
 import type { ProcessorLiveness } from '../../processors/start-processor.ts'
 import type { Services } from '../services.ts'
+import { VERSIONS } from '../version.ts'
 
 export interface OpsRoutesOptions {
   services: Services
@@ -17,7 +18,7 @@ const CHECK_TIMEOUT_MS = 2_000
 export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { services, consumerGroups, processorLiveness }) => {
   const { metrics } = services
 
-  app.get('/health', async () => ({ status: 'ok' }))
+  app.get('/health', async () => ({ status: 'ok', version: VERSIONS }))
 
   app.get('/ready', async (_request, reply) => {
     const checks = await checkDependencies(services)

@@ -36,12 +36,11 @@ export type CompiledCondition = (view: EventView) => boolean
 export type EventView = Record<string, unknown>
 
 export class ConditionError extends Error {
-  constructor(
-    readonly index: number,
-    message: string,
-  ) {
+  readonly index: number
+  constructor(index: number, message: string) {
     super(`conditions[${index}]: ${message}`)
     this.name = 'ConditionError'
+    this.index = index
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Readiness probe used by scripts/kafka-up.sh:
  *
- *   node --import tsx scripts/kafka/wait-ready.ts 127.0.0.1:19092 [timeoutSeconds=60]
+ *   node scripts/kafka/wait-ready.ts 127.0.0.1:19092 [timeoutSeconds=60]
  *
  * Retries a metadata request (admin describeCluster) until the answer lists a broker on the
  * expected port, which in KRaft means the broker has registered with the controller and been

@@ -1,5 +1,5 @@
 /**
- * Runs Sluice as a child process (`node --import tsx server.ts --role ...`), for tests that must
+ * Runs Sluice as a child process (`node server.ts --role ...`), for tests that must
  * kill a process for real (SIGKILL: no shutdown hook runs, nothing is flushed) and start it again.
  *
  *   const ingest = await spawnSluice({ roles: ['ingest'], env })
@@ -81,7 +81,7 @@ export async function spawnSluice(options: SpawnSluiceOptions): Promise<ChildSlu
   Object.assign(env, options.env, { PORT: '0' })
   if (!env.LOG_LEVEL || QUIET_LEVELS.has(env.LOG_LEVEL)) env.LOG_LEVEL = 'info'
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts', '--role', options.roles.join(',')], {
+  const child = spawn(process.execPath, ['server.ts', '--role', options.roles.join(',')], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 """A real Sluice for the end-to-end tests and the benchmark: an HTTP client for it, and a way to
-start one (the local services, then ``node --import tsx server.ts`` on a free port with its own
+start one (the local services, then ``node server.ts`` on a free port with its own
 topics, consumer group and embedded ClickHouse).
 """
 
@@ -61,11 +61,11 @@ class Sluice:
 
 
 class _ServerProcess:
-    """``node --import tsx server.ts`` from the repo root, its output kept for failure reports."""
+    """``node server.ts`` from the repo root, its output kept for failure reports."""
 
     def __init__(self, env: Dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            ["node", "--import", "tsx", "server.ts"],
+            ["node", "server.ts"],
             cwd=str(REPO_ROOT),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -108,9 +108,17 @@ class _ServerProcess:
                 self.proc.wait(10)
 
 
+_SERVICES = (("kafka", "KAFKA_BROKERS"), ("postgres", "DATABASE_URL"), ("redis", "REDIS_URL"))
+
+
 def _services_env() -> Dict[str, str]:
+    """The services given in the environment as they are; scripts/services-up.sh for the others."""
+    env = {var: os.environ[var].strip() for _, var in _SERVICES if os.environ.get(var, "").strip()}
+    missing = [name for name, var in _SERVICES if var not in env]
+    if not missing:
+        return env
     out = subprocess.run(
-        ["bash", "scripts/services-up.sh"],
+        ["bash", "scripts/services-up.sh", *missing],
         cwd=str(REPO_ROOT),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -119,7 +127,6 @@ def _services_env() -> Dict[str, str]:
     )
     if out.returncode != 0:
         raise RuntimeError("scripts/services-up.sh failed (%d):\n%s" % (out.returncode, out.stderr.decode()[-4000:]))
-    env = {}
     for line in out.stdout.decode().splitlines():
         key, sep, value = line.partition("=")
         if sep and key in ("KAFKA_BROKERS", "DATABASE_URL", "REDIS_URL"):
@@ -133,7 +140,7 @@ def local_sluice(extra_env: Optional[Dict[str, str]] = None) -> Iterator[Sluice]
     token = "pytest-admin-" + secrets.token_hex(12)
     unique = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory(prefix="sluice-pytest-chdb-") as chdb:
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "LANG", "TZ")}
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "LANG", "TZ", "NODE_OPTIONS")}
         env.update(_services_env())
         env.update(
             {
