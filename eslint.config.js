@@ -3,7 +3,7 @@ import nodePlugin from 'eslint-plugin-n'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.sluice/**', 'sdk/**/dist/**', 'sdk/python/**'] },
+  { ignores: ['node_modules/**', '.sluice/**', '.scratch/**', 'sdk/**/dist/**', 'sdk/python/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
