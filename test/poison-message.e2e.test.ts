@@ -131,7 +131,10 @@ describe('a store that is down', () => {
     proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) })
     const env = testEnv()
     ingest = await startTestSluice({ roles: ['ingest'], env })
-    const processorConfig = loadConfig({ ...env, DATABASE_URL: proxy.url(testServices().databaseUrl) }, { roles: ['processor', 'query'] })
+    const processorConfig = loadConfig(
+      { ...env, DATABASE_URL: proxy.url(testServices().databaseUrl), SLUICE_PROCESSOR_STALL_SECONDS: '2' },
+      { roles: ['processor', 'query'] },
+    )
     const running = await startSluice(processorConfig)
     processor = sluiceClient(running.url, processorConfig, () => running.close())
 
@@ -147,9 +150,12 @@ describe('a store that is down', () => {
     const lag = await ingest.get<Array<{ group: string; lag: number }>>('/api/ops/lag', { key: ADMIN_TOKEN })
     const reactionsLag = lag.body.filter((r) => r.group === env.SLUICE_REACTIONS_GROUP).reduce((n, r) => n + r.lag, 0)
     expect(reactionsLag).toBe(3)
-    const ready = await processor.get<{ checks: Record<string, string> }>('/ready')
+    const ready = await processor.get<{ checks: Record<string, string>; processors: Array<{ processor: string; state: string; lag: number }> }>('/ready')
     expect(ready.status).toBe(503)
     expect(ready.body.checks.postgres).toMatch(/^error/)
+    // Messages wait and nothing was committed for longer than the stall limit: the group is stalled.
+    expect(ready.body.processors.find((p) => p.processor === 'reactions')).toMatchObject({ state: 'stalled', lag: 3 })
+    expect(ready.body.processors.find((p) => p.processor === 'runs-funnel')).toMatchObject({ state: 'ok' })
     expect((await processor.get<string>('/metrics')).body).not.toMatch(/sluice_dead_letter_total\{/)
 
     await proxy.up()
@@ -161,5 +167,8 @@ describe('a store that is down', () => {
     expect(complaints).toHaveLength(1)
     expect(complaints[0]!.occurrences).toBe(3)
     expect((await processor.get<string>('/metrics')).body).not.toMatch(/sluice_dead_letter_total\{/)
+    const after = await processor.get<{ processors: Array<{ state: string }> }>('/ready')
+    expect(after.status).toBe(200)
+    expect(after.body.processors.map((p) => p.state)).toEqual(['ok', 'ok', 'ok'])
   })
 })
