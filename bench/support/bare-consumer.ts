@@ -4,7 +4,6 @@
  * lib/kafka/event-consumer.ts does, with nothing else to do. Its rate is Kafka's and kafkajs's floor.
  */
 import type { Kafka } from 'kafkajs'
-import { sleep } from './load.ts'
 
 export interface RetainedMessage {
   partition: number
@@ -63,7 +62,12 @@ export async function bareConsume(
         if (result.messages >= o.expected) done()
       },
     })
-    const timedOut = await Promise.race([finished.then(() => false), sleep(o.timeoutMs).then(() => true)])
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = await Promise.race([
+      finished.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), o.timeoutMs))),
+    ])
+    clearTimeout(timer)
     result.seconds = (performance.now() - t0) / 1000
     if (timedOut) throw new Error(`bare consumer read ${result.messages} of ${o.expected} messages in ${o.timeoutMs / 1000} s`)
     return result
