@@ -260,10 +260,16 @@ async function processorCatchUp(o: { env: Record<string, string>; tmp: string; a
   }
   note(`processor: spawning --role processor,query${nodeArgs.length ? ` with ${nodeArgs.join(' ')}` : ''}; waiting for lag 0 on its ${o.groupNames.length} groups`)
   const t0 = performance.now()
-  const lagZero = waitForZeroLag(o.admin, { topic: o.topic, groups: o.groupNames, since: t0, pollMs: LAG_POLL_MS, timeoutMs: CATCH_UP_TIMEOUT_MS })
-  // Until the child is ready the poll runs alone; a failed start must not leave it unhandled.
+  const abort = new AbortController()
+  const lagZero = waitForZeroLag(o.admin, { topic: o.topic, groups: o.groupNames, since: t0, pollMs: LAG_POLL_MS, timeoutMs: CATCH_UP_TIMEOUT_MS, signal: abort.signal })
+  // Until the child is ready the poll runs alone; a failed start must stop it, not leave it unhandled.
   lagZero.catch(() => {})
-  const processor = await startChild('processor+query', { roles: ['processor', 'query'], env: o.env, logFile: path.join(o.tmp, 'processor.log'), nodeArgs })
+  const processor = await startChild('processor+query', { roles: ['processor', 'query'], env: o.env, logFile: path.join(o.tmp, 'processor.log'), nodeArgs }).catch(
+    (err: unknown) => {
+      abort.abort()
+      throw err
+    },
+  )
   const readySeconds = (performance.now() - t0) / 1000
   const cpuAtReady = cpuSeconds(processor.pid) ?? Number.NaN
   const memory = sampleResidentMemory(processor.pid, 100)

@@ -21,11 +21,12 @@ export async function groupLags(admin: Admin, topic: string, groups: readonly st
  */
 export async function waitForZeroLag(
   admin: Admin,
-  o: { topic: string; groups: readonly string[]; since: number; pollMs: number; timeoutMs: number; onPoll?: (lags: Map<string, number>) => void },
+  o: { topic: string; groups: readonly string[]; since: number; pollMs: number; timeoutMs: number; onPoll?: (lags: Map<string, number>) => void; signal?: AbortSignal },
 ): Promise<Map<string, number>> {
   const reachedAt = new Map<string, number>()
   let last = new Map<string, number>()
   while (reachedAt.size < o.groups.length) {
+    o.signal?.throwIfAborted()
     if (performance.now() - o.since > o.timeoutMs) {
       throw new Error(`lag not 0 after ${o.timeoutMs / 1000} s: ${[...last].map(([g, l]) => `${g} ${l}`).join(', ')}`)
     }
