@@ -244,7 +244,11 @@ async function main(): Promise<void> {
   out(`dead letters: ${deadLetters}; error lines in the processor log: ${errorLines(processor.logFile)}`)
   out()
 
-  if (FRESHNESS_RATES.length > 0) await freshness({ ingestHttp, queryHttp, project: projects[0]!, admin, topic, groupNames, id, pids: { ingest: ingest.pid, processor: processor.pid } })
+  if (FRESHNESS_RATES.length > 0) {
+    await freshness({ ingestHttp, queryHttp, project: projects[0]!, admin, topic, groupNames, id, pids: { ingest: ingest.pid, processor: processor.pid } })
+    out(`after freshness: dead letters ${await messagesOn(admin, deadLetterTopic)}; error lines in the processor log ${errorLines(processor.logFile)}, in the ingest log ${errorLines(ingest.logFile)}`)
+    out()
+  }
 
   await processor.stop()
   if (catchUp.profileDir) printProfile(catchUp.profileDir, id)
