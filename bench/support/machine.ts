@@ -121,3 +121,32 @@ export function cpuShares(windows: ReadonlyArray<readonly [CpuSnapshot, CpuSnaps
   if (machine !== undefined) parts.push(`others ${Math.max(0, Math.round(((machine - ours) / seconds) * 100))}%`)
   return parts.join(', ')
 }
+
+/** Resident memory of a process now and at its peak (VmRSS, VmHWM in /proc/<pid>/status), in bytes. */
+export function residentBytes(pid: number): { rss: number; peak: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024
+    return { rss: kib('VmRSS'), peak: kib('VmHWM') }
+  } catch {
+    return undefined
+  }
+}
+
+/** Samples a process's resident memory every `everyMs`; `stop()` returns the highest seen (VmHWM included). */
+export function sampleResidentMemory(pid: number, everyMs: number): { stop(): number } {
+  let peak = 0
+  const take = () => {
+    const m = residentBytes(pid)
+    if (m) peak = Math.max(peak, m.rss, Number.isFinite(m.peak) ? m.peak : 0)
+  }
+  const timer = setInterval(take, everyMs)
+  take()
+  return {
+    stop() {
+      take()
+      clearInterval(timer)
+      return peak
+    },
+  }
+}

@@ -12,6 +12,16 @@ import type { EventCodec } from '../../lib/avro/event-codec.ts'
 import type { OutgoingMessage } from '../../lib/kafka/event-producer.ts'
 import { generateRun, prng, type ContractEvent, type GeneratedRun } from '../../test/fixtures/pipeline-runs.ts'
 
+/** An SDK event the bench sends: a run event of the fixture or a log. */
+export type BenchEvent = ContractEvent | LogEvent
+
+export interface LogEvent {
+  id: string
+  type: 'log'
+  timestamp: string
+  data: { level: string; message: string; service: string; attributes: Record<string, string | number | boolean>; run_id?: string }
+}
+
 /** One run of the fixture is a run_start, five step_completes and a run_complete. */
 export const EVENTS_PER_RUN = 7
 
@@ -44,7 +54,7 @@ export function toHttpBatch(events: readonly ContractEvent[]): HttpBatch {
  * The messages /ingest produces for these events: normalized as ingest/batch-acceptor.ts does,
  * keyed by run, with the same two headers, encoded by the project's codec.
  */
-export async function toKafkaMessages(events: readonly ContractEvent[], codec: EventCodec, projectId: string): Promise<OutgoingMessage[]> {
+export async function toKafkaMessages(events: readonly BenchEvent[], codec: EventCodec, projectId: string): Promise<OutgoingMessage[]> {
   const requestId = randomUUID()
   const receivedAt = Date.now()
   return Promise.all(
