@@ -24,7 +24,9 @@ export interface WriteOutcome {
 
 /**
  * Applies matches to complaints in Postgres, one transaction per fingerprint, serialized by an
- * advisory lock on the fingerprint (another partition may see the same one).
+ * advisory lock on the fingerprint (another partition may see the same one). The matches of one
+ * fingerprint are applied together, in their order, with a fixed number of statements whatever
+ * their count: the firing rules run in memory over the unassigned matches of the window, read once.
  *
  * TRICKY: the (reaction, event id) primary key of reaction_matches is what makes a resent or
  * replayed event count once; the partial unique index on complaints is what makes "one open or
@@ -33,58 +35,103 @@ export interface WriteOutcome {
 export function createComplaintWriter(options: { pg: PgPool; metrics: Metrics }) {
   const { pg, metrics } = options
 
-  async function applyOne(client: PoolClient, m: RuleMatch, outcome: WriteOutcome): Promise<void> {
-    const at = new Date(m.receivedAt)
-    const inserted = await client.query(
-      `INSERT INTO reaction_matches (reaction_id, event_id, fingerprint, received_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (reaction_id, event_id) DO NOTHING`,
-      [m.reaction.id, m.eventId, m.fingerprint, at],
+  async function applyGroup(client: PoolClient, fingerprint: string, list: readonly RuleMatch[], outcome: WriteOutcome): Promise<void> {
+    const reaction = list[0]!.reaction
+    const inserted = await client.query<{ event_id: string }>(
+      `INSERT INTO reaction_matches (reaction_id, event_id, fingerprint, received_at)
+       SELECT $1, e, $2, r FROM unnest($3::text[], $4::timestamptz[]) AS t(e, r)
+       ON CONFLICT (reaction_id, event_id) DO NOTHING RETURNING event_id`,
+      [reaction.id, fingerprint, list.map((m) => m.eventId), list.map((m) => new Date(m.receivedAt))],
     )
-    if (inserted.rowCount === 0) {
-      outcome.duplicates++
-      return
+    const isNew = new Set(inserted.rows.map((r) => r.event_id))
+    const fresh: RuleMatch[] = []
+    for (const m of list) {
+      // The first of two copies in one batch is the one that counts.
+      if (isNew.delete(m.eventId)) fresh.push(m)
+      else outcome.duplicates++
     }
-    outcome.counted++
+    outcome.counted += fresh.length
+    if (fresh.length === 0) return
+
     const active = await client.query<{ id: string }>(
       `SELECT id FROM complaints WHERE fingerprint = $1 AND status IN ('open', 'acknowledged') FOR UPDATE`,
-      [m.fingerprint],
+      [fingerprint],
     )
-    if (active.rows[0]) {
-      const id = active.rows[0].id
+    let complaintId: string | null = active.rows[0]?.id ?? null
+    // Matches not yet counted toward a complaint, as the window sees them: those stored before this
+    // batch (read once) plus this batch's, each added when its turn comes.
+    const windowMs = reaction.threshold.window_seconds * 1000
+    let unassigned: Array<{ eventId: string; at: number }> = []
+    let lastCreatedAt: number | undefined
+    if (complaintId === null) {
+      const minAt = fresh.reduce((min, m) => Math.min(min, m.receivedAt), Infinity)
+      const stored = await client.query<{ event_id: string; received_at: Date }>(
+        `SELECT event_id, received_at FROM reaction_matches
+         WHERE fingerprint = $1 AND complaint_id IS NULL AND received_at > $2 AND NOT (event_id = ANY($3::text[]))
+         ORDER BY received_at`,
+        [fingerprint, new Date(minAt - windowMs), fresh.map((m) => m.eventId)],
+      )
+      unassigned = stored.rows.map((r) => ({ eventId: r.event_id, at: r.received_at.getTime() }))
+      if (reaction.cooldown_seconds > 0) {
+        const last = await client.query<{ created_at: Date }>('SELECT created_at FROM complaints WHERE fingerprint = $1 ORDER BY created_at DESC LIMIT 1', [fingerprint])
+        lastCreatedAt = last.rows[0]?.created_at.getTime()
+      }
+    }
+
+    const assign = new Map<string, string[]>() // complaint id → event ids
+    const grow = new Map<string, { by: number; lastSeen: number }>()
+    const addTo = (id: string, eventIds: string[], lastSeen: number) => {
+      const ids = assign.get(id) ?? []
+      ids.push(...eventIds)
+      assign.set(id, ids)
+      const g = grow.get(id) ?? { by: 0, lastSeen }
+      g.by += eventIds.length
+      g.lastSeen = Math.max(g.lastSeen, lastSeen)
+      grow.set(id, g)
+    }
+
+    for (const m of fresh) {
+      const at = m.receivedAt
+      if (complaintId !== null) {
+        addTo(complaintId, [m.eventId], at)
+        continue
+      }
+      // Kept sorted by time, so the window is two binary searches, not a scan per match.
+      unassigned.splice(upperBound(unassigned, at), 0, { eventId: m.eventId, at })
+      const from = upperBound(unassigned, at - windowMs)
+      const to = upperBound(unassigned, at)
+      if (to - from < reaction.threshold.count) continue
+      if (lastCreatedAt !== undefined && at - lastCreatedAt < reaction.cooldown_seconds * 1000) continue
+      const inWindow = unassigned.slice(from, to)
+      const id = randomUUID()
+      const first = inWindow[0]!.at
+      await openComplaint(client, m, id, inWindow.length, first, outcome)
+      lastCreatedAt = Date.now()
+      complaintId = id
+      const taken = new Set(inWindow.map((u) => u.eventId))
+      unassigned = unassigned.filter((u) => !taken.has(u.eventId))
+      assign.set(id, [...taken])
+      grow.set(id, { by: 0, lastSeen: at })
+    }
+
+    for (const [id, eventIds] of assign) {
+      await client.query('UPDATE reaction_matches SET complaint_id = $1 WHERE reaction_id = $2 AND event_id = ANY($3::text[])', [id, reaction.id, eventIds])
+    }
+    for (const [id, g] of grow) {
+      if (g.by === 0) continue
       await client.query(
-        `UPDATE complaints SET occurrences = occurrences + 1, last_seen_at = greatest(last_seen_at, $2), updated_at = now() WHERE id = $1`,
-        [id, at],
+        `UPDATE complaints SET occurrences = occurrences + $2, last_seen_at = greatest(last_seen_at, $3), updated_at = now() WHERE id = $1`,
+        [id, g.by, new Date(g.lastSeen)],
       )
-      await client.query('UPDATE reaction_matches SET complaint_id = $1 WHERE reaction_id = $2 AND event_id = $3', [id, m.reaction.id, m.eventId])
-      return
     }
-    const windowStart = new Date(m.receivedAt - m.reaction.threshold.window_seconds * 1000)
-    const window = await client.query<{ n: string; first: Date }>(
-      `SELECT count(*) AS n, min(received_at) AS first FROM reaction_matches
-       WHERE fingerprint = $1 AND complaint_id IS NULL AND received_at > $2 AND received_at <= $3`,
-      [m.fingerprint, windowStart, at],
-    )
-    const n = Number(window.rows[0]!.n)
-    if (n < m.reaction.threshold.count) return
-    if (m.reaction.cooldown_seconds > 0) {
-      const last = await client.query<{ created_at: Date }>(
-        'SELECT created_at FROM complaints WHERE fingerprint = $1 ORDER BY created_at DESC LIMIT 1',
-        [m.fingerprint],
-      )
-      const lastAt = last.rows[0]?.created_at.getTime()
-      if (lastAt !== undefined && m.receivedAt - lastAt < m.reaction.cooldown_seconds * 1000) return
-    }
-    const id = randomUUID()
+  }
+
+  async function openComplaint(client: PoolClient, m: RuleMatch, id: string, occurrences: number, firstSeen: number, outcome: WriteOutcome): Promise<void> {
     const { rows } = await client.query<ComplaintRow>(
       `INSERT INTO complaints (id, project_id, reaction_id, fingerprint, "group", title, severity, status, occurrences,
          first_seen_at, last_seen_at, sample_event)
        VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11) RETURNING ${COMPLAINT_COLUMNS}`,
-      [id, m.reaction.project_id, m.reaction.id, m.fingerprint, JSON.stringify(m.group), titleOf(m), m.reaction.severity, n, window.rows[0]!.first, at, JSON.stringify(m.sampleEvent)],
-    )
-    await client.query(
-      `UPDATE reaction_matches SET complaint_id = $1
-       WHERE fingerprint = $2 AND complaint_id IS NULL AND received_at > $3 AND received_at <= $4`,
-      [id, m.fingerprint, windowStart, at],
+      [id, m.reaction.project_id, m.reaction.id, m.fingerprint, JSON.stringify(m.group), titleOf(m), m.reaction.severity, occurrences, new Date(firstSeen), new Date(m.receivedAt), JSON.stringify(m.sampleEvent)],
     )
     const complaint = complaintJson(rows[0]!)
     let deliveries = 0
@@ -121,7 +168,7 @@ export function createComplaintWriter(options: { pg: PgPool; metrics: Metrics })
       try {
         await client.query('BEGIN')
         await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [fingerprint])
-        for (const m of byFingerprint.get(fingerprint)!) await applyOne(client, m, outcome)
+        await applyGroup(client, fingerprint, byFingerprint.get(fingerprint)!, outcome)
         await client.query('COMMIT')
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {})
@@ -134,6 +181,18 @@ export function createComplaintWriter(options: { pg: PgPool; metrics: Metrics })
     metrics.ruleMatches.inc({ result: 'duplicate' }, outcome.duplicates)
     return outcome
   }
+}
+
+/** The index of the first entry later than `at` in a list sorted by time. */
+function upperBound(list: ReadonlyArray<{ at: number }>, at: number): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (list[mid]!.at <= at) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 function titleOf(m: RuleMatch): string {
