@@ -1,5 +1,6 @@
 import type { EventProducer } from '../lib/kafka/event-producer.ts'
-import type { ConsumedMessage } from '../lib/kafka/event-consumer.ts'
+import { headersText, headerText, type ConsumedMessage } from '../lib/kafka/event-consumer.ts'
+import { REQUEST_ID_HEADER } from '../lib/kafka/headers.ts'
 import type { Metrics } from '../lib/metrics.ts'
 import type { Logger } from '../lib/logger.ts'
 
@@ -28,7 +29,7 @@ export function createDeadLetterSink(options: {
         key: message.key?.toString('utf8') ?? `${source.topic}:${source.partition}:${message.offset}`,
         value: message.value ?? Buffer.alloc(0),
         headers: {
-          ...message.headers,
+          ...headersText(message),
           'x-sluice-dlq-reason': reason,
           'x-sluice-dlq-error': error.slice(0, 1000),
           'x-sluice-dlq-processor': options.processor,
@@ -41,7 +42,7 @@ export function createDeadLetterSink(options: {
     for (const { message, reason } of letters) {
       options.metrics.deadLetters.inc({ processor: options.processor, reason })
       options.logger.warn(
-        { reason, topic: source.topic, partition: source.partition, offset: message.offset, requestId: message.headers['x-request-id'] },
+        { reason, topic: source.topic, partition: source.partition, offset: message.offset, requestId: headerText(message, REQUEST_ID_HEADER) },
         'message sent to dead-letter topic',
       )
     }

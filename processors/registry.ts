@@ -1,4 +1,5 @@
 import type { Config } from '../lib/config.ts'
+import { EVENT_TYPES } from '../lib/event-types.ts'
 import type { ProcessorDefinition } from './define-processor.ts'
 import { logsProcessor } from './logs/logs-processor.ts'
 import { reactionsProcessor } from './reactions/reactions-processor.ts'
@@ -20,7 +21,9 @@ export function consumerGroups(config: Config): Array<{ processor: string; group
   return PROCESSORS.map((p) => ({ processor: p.name, group: p.group(config), topics: [config.kafka.eventsTopic] }))
 }
 
-/** How many processors read a message of this type (undefined: a message without a type header). */
+const READERS = new Map(EVENT_TYPES.map((t) => [t as string, PROCESSORS.filter((p) => p.eventTypes.includes(t)).length]))
+
+/** How many processors read a message of this type (undefined or unknown: every one decodes it). */
 export function readersOf(type: string | undefined): number {
-  return PROCESSORS.filter((p) => type === undefined || (p.eventTypes as readonly string[]).includes(type)).length
+  return (type === undefined ? undefined : READERS.get(type)) ?? PROCESSORS.length
 }

@@ -1,6 +1,6 @@
 import { UndecodableEventError } from '../lib/avro/event-codec.ts'
-import type { EventType } from '../lib/event-types.ts'
-import type { ConsumedBatch, EventConsumer, FetchContext } from '../lib/kafka/event-consumer.ts'
+import { EVENT_TYPES, type EventEnvelope, type EventType } from '../lib/event-types.ts'
+import type { ConsumedBatch, ConsumedMessage, EventConsumer, FetchContext } from '../lib/kafka/event-consumer.ts'
 import { EVENT_TYPE_HEADER } from '../lib/kafka/headers.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { Metrics } from '../lib/metrics.ts'
@@ -131,38 +131,59 @@ export async function startProcessor(o: StartProcessorOptions): Promise<RunningP
   async function decodeFetch(batches: readonly ConsumedBatch[]) {
     const events: PositionedEvent[] = []
     const letters = new Map<{ topic: string; partition: number }, DeadLetter[]>()
-    const messages = new Map<string, ConsumedBatch['messages'][number]>()
     let otherTypes = 0
     for (const batch of batches) {
-      const decoded = await Promise.allSettled(
-        batch.messages.map((message) => {
-          const declared = message.headers[EVENT_TYPE_HEADER]
-          // A message without the header (an older producer) is always decoded.
-          if (declared !== undefined && !types.has(declared)) return null
-          return o.decoder.decode(batch.topic, batch.partition, message, o.readersOf(declared))
-        }),
-      )
       const list: DeadLetter[] = []
-      decoded.forEach((result, i) => {
-        const message = batch.messages[i]!
-        if (result.status === 'rejected') {
-          if (!(result.reason instanceof UndecodableEventError)) throw result.reason
-          list.push({ message, reason: result.reason.reason, error: result.reason.message })
-        } else if (result.value === null || !types.has(result.value.type)) {
+      const pending: Array<Promise<void>> = []
+      const take = (message: ConsumedMessage, event: EventEnvelope) => {
+        if (!types.has(event.type)) {
           otherTypes++
-        } else {
-          const offset = Number(message.offset)
-          events.push({ partition: batch.partition, offset, event: result.value })
-          messages.set(`${batch.partition}:${offset}`, message)
+          return
         }
-      })
+        events.push({ partition: batch.partition, offset: Number(message.offset), event })
+      }
+      const poison = (message: ConsumedMessage, err: unknown) => {
+        if (!(err instanceof UndecodableEventError)) throw err
+        list.push({ message, reason: err.reason, error: err.message })
+      }
+      for (const message of batch.messages) {
+        const declared = declaredType(message)
+        // A message without the header (an older producer) is always decoded.
+        if (declared !== undefined && !types.has(declared)) {
+          otherTypes++
+          continue
+        }
+        let decoded: EventEnvelope | Promise<EventEnvelope>
+        try {
+          decoded = o.decoder.decode(batch.topic, batch.partition, message, o.readersOf(declared))
+        } catch (err) {
+          poison(message, err)
+          continue
+        }
+        if (decoded instanceof Promise) {
+          pending.push(decoded.then((e) => take(message, e), (err: unknown) => poison(message, err)))
+        } else {
+          take(message, decoded)
+        }
+      }
+      // TRICKY: a decode that had to wait for the schema registry finishes out of order; keep each
+      // partition's events in offset order.
+      if (pending.length > 0) {
+        await Promise.all(pending)
+        events.sort((x, y) => x.partition - y.partition || x.offset - y.offset)
+      }
       if (list.length > 0) letters.set({ topic: batch.topic, partition: batch.partition }, list)
     }
     const flush: Flush = {
       events,
       partitions: batches.map((b) => ({ topic: b.topic, partition: b.partition, lastOffset: Number(b.messages[b.messages.length - 1]!.offset) })),
     }
-    return { flush, letters, otherTypes, messageOf: (e: PositionedEvent) => messages.get(`${e.partition}:${e.offset}`)! }
+    // Only dead letters need an event's message back: looked up then, not kept for every event.
+    const messageOf = (e: PositionedEvent): ConsumedMessage => {
+      const batch = batches.find((b) => b.partition === e.partition)!
+      return batch.messages.find((m) => Number(m.offset) === e.offset)!
+    }
+    return { flush, letters, otherTypes, messageOf }
   }
 
   await o.consumer.start(onFetch)
@@ -193,4 +214,16 @@ function requestIds(events: readonly PositionedEvent[]): string[] {
     if (ids.size >= 20) break
   }
   return [...ids]
+}
+
+const TYPE_BYTES = EVENT_TYPES.map((t) => [Buffer.from(t), t] as const)
+
+/** The type header, compared as bytes (no string per message); an unknown value as text. */
+function declaredType(message: ConsumedMessage): string | undefined {
+  const v = message.headers?.[EVENT_TYPE_HEADER]
+  if (v === undefined) return undefined
+  if (typeof v === 'string') return v
+  if (Array.isArray(v)) return v[0] === undefined ? undefined : String(v[0])
+  for (const [bytes, type] of TYPE_BYTES) if (v.equals(bytes)) return type
+  return v.toString('utf8')
 }

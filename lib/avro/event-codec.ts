@@ -30,6 +30,11 @@ export interface EventCodec {
   encode(event: EventEnvelope): Promise<Buffer>
   /** Accepts both wire formats; throws UndecodableEventError for messages that can never decode. */
   decode(message: Buffer): Promise<EventEnvelope>
+  /**
+   * The same without a promise, for the processors' hot loop; null when the writer schema must
+   * first be fetched from the registry (then use `decode`).
+   */
+  decodeNow(message: Buffer): EventEnvelope | null
   readonly format: 'single-object' | 'confluent'
 }
 
@@ -277,6 +282,15 @@ class AvroEventCodec implements EventCodec {
   }
 
   async decode(message: Buffer): Promise<EventEnvelope> {
+    const now = this.decodeNow(message)
+    if (now !== null) return now
+    const id = message.readUInt32BE(1)
+    const known = await this.fetchSchema(id)
+    if (known instanceof SchemaRejection) throw new UndecodableEventError('incompatible_schema', known.detail)
+    return this.readBody(message, CONFLUENT_HEADER_LENGTH, known ?? undefined)
+  }
+
+  decodeNow(message: Buffer): EventEnvelope | null {
     const length = message.length
     if (length === 0) throw new UndecodableEventError('empty', 'empty message')
     const magic = message[0]
@@ -309,8 +323,8 @@ class AvroEventCodec implements EventCodec {
       }
       if (length < CONFLUENT_HEADER_LENGTH) throw new UndecodableEventError('corrupt_body', 'truncated Confluent header')
       const id = message.readUInt32BE(1)
-      let known = this.schemasById.get(id)
-      if (known === undefined) known = await this.fetchSchema(id)
+      const known = this.schemasById.get(id)
+      if (known === undefined) return null
       if (known instanceof SchemaRejection) throw new UndecodableEventError('incompatible_schema', known.detail)
       return this.readBody(message, CONFLUENT_HEADER_LENGTH, known ?? undefined)
     }

@@ -3,9 +3,28 @@ import type { Logger } from '../logger.ts'
 
 export interface ConsumedMessage {
   offset: string
-  key: Buffer | null
+  key?: Buffer | null
   value: Buffer | null
-  headers: Record<string, string>
+  /** As the client hands them over (values are Buffers); read one with `headerText`. */
+  headers?: Record<string, Buffer | string | Array<Buffer | string> | undefined>
+}
+
+/** A header's value as text, undefined when the message does not carry it. */
+export function headerText(message: ConsumedMessage, name: string): string | undefined {
+  const v = message.headers?.[name]
+  if (v === undefined) return undefined
+  const one = Array.isArray(v) ? v[0] : v
+  return one === undefined ? undefined : typeof one === 'string' ? one : one.toString('utf8')
+}
+
+/** Every header of a message as text. */
+export function headersText(message: ConsumedMessage): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of Object.keys(message.headers ?? {})) {
+    const v = headerText(message, name)
+    if (v !== undefined) out[name] = v
+  }
+  return out
 }
 
 export interface ConsumedBatch {
@@ -150,7 +169,8 @@ export function createEventConsumer(kafka: Kafka, options: EventConsumerOptions)
             topic: batch.topic,
             partition: batch.partition,
             highWatermark: Number(batch.highWatermark),
-            messages: batch.messages.map((m) => ({ offset: m.offset, key: m.key ?? null, value: m.value ?? null, headers: stringHeaders(m.headers) })),
+            // kafkajs's message objects as they are: a copy per message per group costs more than it is worth.
+            messages: batch.messages,
           }
           return new Promise<void>((resolve, reject) => {
             if (!gathering) {
@@ -178,14 +198,4 @@ export function createEventConsumer(kafka: Kafka, options: EventConsumerOptions)
 
 function lastOffset(batch: ConsumedBatch): string {
   return batch.messages[batch.messages.length - 1]!.offset
-}
-
-function stringHeaders(headers: Record<string, unknown> | undefined): Record<string, string> {
-  const out: Record<string, string> = {}
-  if (!headers) return out
-  for (const [k, v] of Object.entries(headers)) {
-    if (Buffer.isBuffer(v)) out[k] = v.toString('utf8')
-    else if (typeof v === 'string') out[k] = v
-  }
-  return out
 }
