@@ -3,15 +3,17 @@ import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { generateApiKey, hashApiKey } from '../../lib/auth/api-keys.ts'
 import { ValidationError } from '../../lib/errors.ts'
+import { hasUnstorableText } from '../../lib/json-guard.ts'
 import type { PgPool } from '../../lib/postgres.ts'
 
-const createProjectBody = z.object({ name: z.string().trim().min(1).max(200) })
+// Postgres text cannot hold NUL; a lone surrogate has no UTF-8 form: refused, not a 500.
+const createProjectBody = z.object({ name: z.string().trim().min(1).max(200).refine((s) => !hasUnstorableText(s)) })
 
 /** `POST /api/projects` (admin token): a project and its two keys, shown this once. */
 export const projectsRoute: FastifyPluginAsync<{ pg: PgPool }> = async (app, { pg }) => {
   app.post('/api/projects', { onRequest: app.requireKey('admin') }, async (request, reply) => {
     const parsed = createProjectBody.safeParse(request.body)
-    if (!parsed.success) throw new ValidationError('name: must be a string of 1 to 200 characters')
+    if (!parsed.success) throw new ValidationError('name: must be a string of 1 to 200 characters, without NUL or unpaired surrogates')
     const id = randomUUID()
     const ingestKey = generateApiKey('ingest')
     const queryKey = generateApiKey('query')

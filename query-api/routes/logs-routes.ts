@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { ValidationError } from '../../lib/errors.ts'
 import { LOG_LEVELS } from '../../lib/event-types.ts'
 import type { LogReader } from '../log-reader.ts'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
+import { cursorId, cursorTime, decodeCursor, encodeCursor, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
 
 const ALIASES: Record<string, (typeof LOG_LEVELS)[number]> = { warning: 'warn', critical: 'fatal' }
 const level = z
@@ -27,7 +27,7 @@ const listQuery = z.object({
   limit: limitParam,
   cursor: z.string().max(300).optional(),
 })
-const logCursor = z.tuple([z.number().int(), z.string()])
+const logCursor = z.tuple([cursorTime, cursorId])
 
 const INTERVAL = /^(\d+)(s|m|h|d)$/
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const

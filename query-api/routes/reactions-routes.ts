@@ -3,10 +3,11 @@ import { z } from 'zod'
 import { InvalidConditionError, NotFoundError } from '../../lib/errors.ts'
 import { conditionProblem, createReactionBody, patchReactionBody, type ReactionInput } from '../../lib/reactions/reaction-schema.ts'
 import type { ReactionStore } from '../../lib/reactions/reaction-store.ts'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
+import { cursorId, cursorIsoTime, decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
 
 const listQuery = z.object({ limit: limitParam, cursor: z.string().max(200).optional() })
-const listCursor = z.tuple([z.string(), z.string()])
+// The shape Sluice issues, exactly: anything else once reached Postgres as a cast error, a 500.
+const listCursor = z.tuple([cursorIsoTime, cursorId])
 
 function checkConditions(input: Pick<ReactionInput, 'conditions'>): void {
   const problem = conditionProblem(input.conditions)

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { NotFoundError } from '../../lib/errors.ts'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
+import { cursorId, cursorTime, decodeCursor, encodeCursor, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
 import type { RunReader } from '../run-reader.ts'
 
 const tagParam = z
@@ -29,9 +29,9 @@ const listRunsQuery = z.object({
   cursor: z.string().max(500).optional(),
 })
 
-const runCursor = z.tuple([z.number().int(), z.string()])
+const runCursor = z.tuple([cursorTime, cursorId])
 const stepsQuery = z.object({ limit: limitParam, cursor: z.string().max(100).optional() })
-const stepCursor = z.number().int().min(0)
+const stepCursor = z.number().int().min(0).max(1_000_000_000)
 
 /** `GET /runs`, `GET /runs/{id}`, `GET /runs/{id}/steps` (query key). */
 export const runsRoutes: FastifyPluginAsync<{ runs: RunReader }> = async (app, { runs }) => {
@@ -54,9 +54,9 @@ export const runsRoutes: FastifyPluginAsync<{ runs: RunReader }> = async (app, {
 
   app.get<{ Params: { id: string } }>('/runs/:id/steps', auth, async (request, reply) => {
     const q = parseQuery(stepsQuery, request.query)
+    const offset = decodeCursor(stepCursor, q.cursor) ?? 0
     const run = await runs.getRun(request.projectId, request.params.id)
     if (!run) throw new NotFoundError('Run')
-    const offset = decodeCursor(stepCursor, q.cursor) ?? 0
     const page = await runs.listSteps(request.projectId, run.id, { offset, limit: q.limit })
     if (page.hasMore) void reply.header('link', nextLink(request.url, encodeCursor(offset + q.limit)))
     return page.steps
