@@ -16,14 +16,43 @@ const PARAMS = ['limit', 'cursor', 'from', 'to', 'name', 'status', 'tag', 'level
 const pct = (bytes: Uint8Array) => [...bytes].map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`)).join('')
 const encode = (s: string) => pct(Buffer.from(s, 'utf8'))
 
+const cursorJson = fc.oneof(
+  fc.tuple(fc.oneof(fc.integer(), fc.double(), anyTime), fc.oneof(uuid, anyText)),
+  fc.tuple(anyText, anyText),
+  fc.oneof(fc.integer(), fc.double()),
+  jsonish,
+)
 const cursor = fc.oneof(
-  jsonish.map((v) => Buffer.from(JSON.stringify(v) ?? 'null').toString('base64url')),
-  fc.tuple(fc.oneof(fc.integer(), fc.double(), anyTime), fc.oneof(uuid, anyText)).map((t) => Buffer.from(JSON.stringify(t)).toString('base64url')),
-  anyText,
+  { weight: 4, arbitrary: cursorJson.map((v) => Buffer.from(JSON.stringify(v) ?? 'null').toString('base64url')) },
+  { weight: 1, arbitrary: anyText },
 )
 const value = fc.oneof(anyText, anyTime.map(String), fc.integer().map(String), cursor, fc.constantFrom('0', '-1', '1001', '1e3', 'NaN', '1m', '0s', '32d', 'env:prod', ':', 'error,warn'))
+/** Each known parameter with a value of its kind or any other, present or not; then any others. */
+const knownParams = fc.record(
+  {
+    limit: fc.oneof(fc.integer({ min: -5, max: 2000 }).map(String), value),
+    cursor,
+    from: fc.oneof(anyTime.map(String), value),
+    to: fc.oneof(anyTime.map(String), value),
+    name: value,
+    status: fc.oneof(fc.constantFrom('open', 'resolved', 'RUNNING', 'completed', 'failed'), value),
+    tag: value,
+    level: fc.oneof(fc.constantFrom('error', 'warn,info', 'critical'), value),
+    min_level: value,
+    service: value,
+    q: value,
+    run_id: fc.oneof(uuid, value),
+    interval: fc.oneof(fc.constantFrom('1m', '30s', '1d', '0s', '100d'), value),
+  },
+  { requiredKeys: [] },
+)
 const queryString = fc.oneof(
-  { weight: 8, arbitrary: fc.array(fc.tuple(fc.oneof(fc.constantFrom(...PARAMS), anyText), value), { maxLength: 5 }).map((pairs) => pairs.map(([k, v]) => `${encode(k)}=${encode(v)}`).join('&')) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .tuple(knownParams, fc.array(fc.tuple(fc.oneof(fc.constantFrom(...PARAMS), anyText), value), { maxLength: 3 }))
+      .map(([known, extra]) => [...Object.entries(known), ...extra].map(([k, v]) => `${encode(k)}=${encode(v)}`).join('&')),
+  },
   // Bytes that are not UTF-8, stray % and separators.
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...PARAMS), fc.uint8Array({ maxLength: 30 })).map(([k, b]) => `${k}=${pct(b)}`) },
   { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '&&&', '===', 'limit', 'limit=10&limit=20', 'tag=a:b&tag=c:d', 'cursor=') },
