@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseQuery, timeParam } from './query-params.ts'
+import { cursorId, cursorIsoTime, cursorTime, decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery, timeParam } from './query-params.ts'
 
 describe('timeParam', () => {
   const originalTz = process.env.TZ
@@ -97,5 +97,37 @@ describe('nextLink', () => {
 
   it('adds a cursor to a URL without a query', () => {
     expect(nextLink('/api/logs', 'abc')).toBe('</api/logs?cursor=abc>; rel="next"')
+  })
+})
+
+describe('contract v2 edges', () => {
+  it('refuses times outside 1970 … 2199 (a funnel bound in year 0 was a 500)', () => {
+    for (const s of ['0000-01-01', '0000-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '2200-01-01', '999999999999999']) {
+      expect(timeParam.safeParse(s).error?.issues[0]?.message, s).toBe('must be between 1970-01-01 and 2199-12-31')
+    }
+    expect(timeParam.parse('2199-12-31T23:59:59.999Z')).toBe(Date.UTC(2200, 0, 1) - 1)
+  })
+
+  it('refuses cursors of the right shape with values no list issues (they reached Postgres as a 500)', () => {
+    const pgCursor = z.tuple([cursorIsoTime, cursorId])
+    const chCursor = z.tuple([cursorTime, cursorId])
+    const id = '6f1c0b7e-2a4d-4c1e-9b7a-3d2f1e0c9b8a'
+    expect(decodeCursor(pgCursor, encodeCursor(['2026-11-22T01:02:03.456Z', id]))).toEqual(['2026-11-22T01:02:03.456Z', id])
+    for (const forged of [['', ''], ['x', id], ['2026-11-22T01:02:03.456Z', 'x'], ['0000-01-01T00:00:00Z', id]]) {
+      expect(() => decodeCursor(pgCursor, encodeCursor(forged)), JSON.stringify(forged)).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_INVALID_CURSOR' }))
+    }
+    for (const forged of [[-1, id], [1e300, id], [1.5, id], [0, 'x']]) {
+      expect(() => decodeCursor(chCursor, encodeCursor(forged)), JSON.stringify(forged)).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_INVALID_CURSOR' }))
+    }
+  })
+
+  it('refuses bodies with NUL, unpaired surrogates or more than 64 levels, naming the field', () => {
+    const schema = z.object({ note: z.unknown() })
+    expect(() => parseBody(schema, { note: 'a\u0000' })).toThrow('note: must not contain NUL characters or unpaired surrogates')
+    expect(() => parseBody(schema, { note: ['\uD800'] })).toThrow('note.0: must not contain NUL characters or unpaired surrogates')
+    let deep: unknown = 1
+    for (let i = 0; i < 100; i++) deep = [deep]
+    expect(() => parseBody(schema, { note: deep })).toThrow(/nests deeper than 64 levels/)
+    expect(parseBody(schema, { note: 'ok \uD83D\uDE00' })).toEqual({ note: 'ok \uD83D\uDE00' })
   })
 })
