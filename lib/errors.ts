@@ -45,7 +45,7 @@ export const MethodNotAllowedError = createError('SLUICE_ERR_METHOD_NOT_ALLOWED'
 export const RateLimitedError = createError('SLUICE_ERR_RATE_LIMITED', 'Rate limit of %d events per second exceeded', 429)
 export const BrokerUnavailableError = createError(
   'SLUICE_ERR_BROKER_UNAVAILABLE',
-  'The event broker did not acknowledge the batch; nothing was accepted, retry later',
+  'The event broker did not acknowledge the batch; send all of it again later (event ids make that safe)',
   503,
 )
 export const NotReadyError = createError('SLUICE_ERR_NOT_READY', 'A dependency is unavailable: %s', 503)
