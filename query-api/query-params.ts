@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { InvalidCursorError, ValidationError } from '../lib/errors.ts'
+import { ValidationError } from '../lib/errors.ts'
 import { guardJson, MAX_JSON_DEPTH } from '../lib/json-guard.ts'
 import { inTimeRange, MAX_TIME, MIN_TIME, TIME_RANGE_MESSAGE } from '../lib/time-range.ts'
 
@@ -58,22 +58,6 @@ function parseWith<T extends z.ZodType>(schema: T, input: unknown, what: string)
     throw new ValidationError(`${issue.path.join('.') || what}: ${issue.message}${keys}`)
   }
   return parsed.data
-}
-
-export function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
-}
-
-/** Decodes a cursor this API issued, checked against the shape the route expects. */
-export function decodeCursor<T extends z.ZodType>(schema: T, cursor: string | undefined): z.infer<T> | null {
-  if (cursor === undefined) return null
-  try {
-    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')))
-    if (parsed.success) return parsed.data
-  } catch {
-    // fall through
-  }
-  throw new InvalidCursorError()
 }
 
 /** The `Link: <...>; rel="next"` header value for the same path and query with a new cursor. */

@@ -112,7 +112,8 @@ describe('input edges (contract v2)', () => {
   })
 
   it('a cursor Sluice did not issue is 400 SLUICE_ERR_INVALID_CURSOR on every list (reactions and complaints were 500s)', async () => {
-    const forged = [cursorOf(['x', 'y']), cursorOf([1, 2]), cursorOf(['2026-01-01T00:00:00.000Z', 'not-a-uuid']), cursorOf([-1e300, randomUUID()]), 'garbage!', cursorOf(-5)]
+    // The last one has the very shape of a real cursor, but Sluice did not sign it.
+    const forged = [cursorOf(['x', 'y']), cursorOf([1, 2]), cursorOf(['2026-01-01T00:00:00.000Z', 'not-a-uuid']), cursorOf([-1e300, randomUUID()]), 'garbage!', cursorOf(-5), cursorOf([Date.now(), randomUUID()]), cursorOf(['2026-01-01T00:00:00.000Z', randomUUID()]), cursorOf(100)]
     const lists = ['/runs', `/runs/${randomUUID()}/steps`, '/api/logs', `/api/reactions/${project.id}`, `/api/complaints/${project.id}`, `/api/complaints/${randomUUID()}/deliveries`]
     for (const list of lists) {
       for (const cursor of forged) {

@@ -2,7 +2,8 @@ import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { NotFoundError } from '../../lib/errors.ts'
 import type { ComplaintStore } from '../complaint-store.ts'
-import { cursorId, cursorIsoTime, decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
+import type { CursorCodec } from '../cursor-codec.ts'
+import { cursorId, cursorIsoTime, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
 
 const STATUSES = ['open', 'acknowledged', 'resolved'] as const
 const listQuery = z.object({
@@ -26,16 +27,16 @@ const patchBody = z.strictObject({
  * Complaints (query key). `GET /api/complaints/{id}` takes a project id (the list) or a complaint
  * id (one complaint): both are UUIDs made by Sluice, so one never passes for the other.
  */
-export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore }> = async (app, { complaints }) => {
+export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore; cursors: CursorCodec }> = async (app, { complaints, cursors }) => {
   const auth = { onRequest: app.requireKey('query') }
 
   app.get<{ Params: { id: string } }>('/api/complaints/:id', auth, async (request, reply) => {
     if (request.params.id === request.projectId) {
       const q = parseQuery(listQuery, request.query)
-      const page = await complaints.list(request.projectId, { status: q.status, limit: q.limit + 1, after: decodeCursor(listCursor, q.cursor) })
+      const page = await complaints.list(request.projectId, { status: q.status, limit: q.limit + 1, after: cursors.decode(listCursor, q.cursor) })
       const items = page.slice(0, q.limit)
       const last = items[items.length - 1]
-      if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, encodeCursor([last.created_at, last.id])))
+      if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, cursors.encode([last.created_at, last.id])))
       return items
     }
     const complaint = await complaints.get(request.projectId, request.params.id)
@@ -52,13 +53,13 @@ export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore }
 
   app.get<{ Params: { id: string } }>('/api/complaints/:id/deliveries', auth, async (request, reply) => {
     const q = parseQuery(pageQuery, request.query)
-    const after = decodeCursor(listCursor, q.cursor)
+    const after = cursors.decode(listCursor, q.cursor)
     const complaint = await complaints.get(request.projectId, request.params.id)
     if (!complaint) throw new NotFoundError('Complaint')
     const page = await complaints.deliveries(request.projectId, complaint.id, { limit: q.limit + 1, after })
     const items = page.slice(0, q.limit)
     const last = items[items.length - 1]
-    if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, encodeCursor([last.created_at, last.id])))
+    if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, cursors.encode([last.created_at, last.id])))
     return items
   })
 }
