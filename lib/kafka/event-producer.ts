@@ -1,4 +1,5 @@
-import { CompressionTypes, ConfigResourceTypes, Partitioners, type Admin, type Kafka, type PartitionMetadata, type Producer } from 'kafkajs'
+import { CompressionTypes, Partitioners, type Admin, type Kafka, type PartitionMetadata, type Producer } from 'kafkajs'
+import { ConfigResourceTypes } from './kafka-enums.ts'
 import { produceRounds, type PartitionedMessage } from './produce-rounds.ts'
 
 export interface OutgoingMessage {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { ConfigResourceTypes } from 'kafkajs'
+import { ConfigResourceTypes } from './kafka-enums.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testServices } from '../../test/helpers/services.ts'
 import { createLogger } from '../logger.ts'

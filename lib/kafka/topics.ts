@@ -1,4 +1,5 @@
-import { ConfigResourceTypes, ConfigSource, type Admin } from 'kafkajs'
+import type { Admin } from 'kafkajs'
+import { ConfigResourceTypes, ConfigSource } from './kafka-enums.ts'
 
 export interface TopicSpec {
   topic: string
