@@ -8,6 +8,7 @@ import { ingestRoute } from './routes/ingest-route.ts'
 import { logsRoute } from './routes/logs-route.ts'
 import { createApiKeyStore } from '../lib/auth/api-key-store.ts'
 import { createProjectStore } from './project-store.ts'
+import { createCursorCodec, cursorKey } from '../query-api/cursor-codec.ts'
 import { keysRoutes } from './routes/keys-routes.ts'
 import { projectsRoute } from './routes/projects-route.ts'
 
@@ -39,8 +40,9 @@ export const ingestRoutes: FastifyPluginAsync<{ services: Services }> = async (a
   await app.register(logsRoute, { accept })
   const projects = createProjectStore(services.pg)
   const keys = createApiKeyStore(services.pg)
-  await app.register(projectsRoute, { pg: services.pg, projects, keys })
-  await app.register(keysRoutes, { pg: services.pg, projects, keys, resolveKey: services.resolveKey })
+  const cursors = createCursorCodec(cursorKey(config.adminToken))
+  await app.register(projectsRoute, { pg: services.pg, projects, keys, cursors })
+  await app.register(keysRoutes, { pg: services.pg, projects, keys, resolveKey: services.resolveKey, cursors })
 }
 
 

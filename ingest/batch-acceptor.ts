@@ -10,6 +10,7 @@ import {
   type EventError,
 } from '../lib/errors.ts'
 import type { EventEnvelope } from '../lib/event-types.ts'
+import { guardJson, MAX_JSON_DEPTH } from '../lib/json-guard.ts'
 import type { EventProducer, OutgoingMessage } from '../lib/kafka/event-producer.ts'
 import { EVENT_TYPE_HEADER, REQUEST_ID_HEADER } from '../lib/kafka/headers.ts'
 import type { Logger } from '../lib/logger.ts'
@@ -54,7 +55,15 @@ export function createBatchAcceptor(options: BatchAcceptorOptions) {
     // Only a body larger than the per-event limit can hold an event over it: skip the sizing otherwise.
     const sizeEvents = ctx.bodyBytes > options.maxEventBytes
     events.forEach((raw, index) => {
-      const rawId = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : null
+      // First, before anything recursive (JSON.stringify below, zod) meets a deep value. Text no
+      // store can hold is stored with U+FFFD instead (docs/reliability.md).
+      const problem = guardJson(raw, { repair: true })
+      // Echoed in errors[]: an id is a UUID, so a longer one is shown cut.
+      const rawId = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id.slice(0, 100) : null
+      if (problem) {
+        errors.push({ index, id: rawId, code: EVENT_ERROR_CODES.invalidEvent, message: `${problem.path.slice(0, 200)}: nests deeper than ${MAX_JSON_DEPTH} levels` })
+        return
+      }
       if (sizeEvents && Buffer.byteLength(JSON.stringify(raw)) > options.maxEventBytes) {
         errors.push({ index, id: rawId, code: EVENT_ERROR_CODES.eventTooLarge, message: `Event exceeds ${options.maxEventBytes} bytes` })
         return

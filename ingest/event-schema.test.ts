@@ -127,7 +127,6 @@ describe('normalizeEvent: step_complete', () => {
     expect(problem({ type: 'step_complete', data: { ...base, input_count: 2 ** 53 } }).message).toMatch(/^data\.input_count:/)
     expect(problem({ type: 'step_complete', data: { ...base, inputs: [1, 2] } }).message).toMatch(/^data\.inputs:/)
     expect(problem({ type: 'step_complete', data: { ...base, rejection_reasons: { x: -2 } } }).message).toMatch(/^data\.rejection_reasons\.x:/)
-    expect(problem({ type: 'step_complete', data: { ...base, reasoning: 'x'.repeat(64 * 1024 + 1) } }).message).toMatch(/^data\.reasoning:/)
     expect(problem({ type: 'step_complete', data: { ...base, type: '' } }).message).toMatch(/^data\.type:/)
   })
 })
@@ -211,5 +210,32 @@ describe('normalizeEvent: the envelope', () => {
       expect(problem(raw).kind).toBe('invalid')
     }
     expect(problem({ id: 'abc', type: 'run_start', data: { run_id: RUN, name: 'r' } })).toEqual({ kind: 'invalid', message: 'id: Invalid GUID' })
+  })
+})
+
+describe('normalizeEvent: limits of contract v2', () => {
+  const base = { step_id: STEP, run_id: RUN, name: 's', type: 'llm' }
+
+  it('accepts text of 900 KiB in message, reasoning, error and attribute values (the 64 KiB cap is gone)', () => {
+    const big = 'x'.repeat(900 * 1024)
+    expect(ok({ type: 'log', data: { level: 'info', message: big, attributes: { a: big } } }).payload).toMatchObject({ message: big, attributes: { a: big } })
+    expect(ok({ type: 'step_complete', data: { ...base, reasoning: big, error: big } }).payload).toMatchObject({ reasoning: big, error: big })
+  })
+
+  it('still bounds names to 200 characters, tag values to 1,000 and maps to 200 keys', () => {
+    expect(problem({ type: 'step_complete', data: { ...base, name: 'n'.repeat(201) } }).message).toMatch(/^data\.name:/)
+    expect(problem({ type: 'run_start', data: { run_id: RUN, name: 'r', tags: { t: 'v'.repeat(1001) } } }).message).toMatch(/^data\.tags\.t:/)
+    const keys = Object.fromEntries(Array.from({ length: 201 }, (_, i) => [`k${i}`, 'v']))
+    expect(problem({ type: 'run_start', data: { run_id: RUN, name: 'r', tags: keys } }).message).toMatch(/^data\.tags:/)
+  })
+
+  it('refuses a year-0 ISO timestamp (it was stored as another time)', () => {
+    for (const t of ['0000-01-01T00:00:00Z', '1969-12-31T23:59:59.999Z', '2200-01-01T00:00:00Z', '2199-12-31T23:00:00-05:00']) {
+      expect(problem({ type: 'log', timestamp: t, data: { level: 'info', message: 'm' } }).message).toMatch(/^timestamp:/)
+      expect(problem({ type: 'run_start', data: { run_id: RUN, name: 'r', started_at: t } }).message).toMatch(/^data\.started_at:/)
+    }
+    expect(problem({ type: 'log', timestamp: -1, data: { level: 'info', message: 'm' } }).message).toMatch(/^timestamp:/)
+    expect(ok({ type: 'log', timestamp: '2199-12-31T23:59:59.999Z', data: { level: 'info', message: 'm' } }).timestamp).toBe(Date.UTC(2199, 11, 31, 23, 59, 59, 999))
+    expect(ok({ type: 'log', timestamp: '1970-01-01T00:00:00Z', data: { level: 'info', message: 'm' } }).timestamp).toBe(0)
   })
 })

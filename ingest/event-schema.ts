@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { EventEnvelope, LogLevel } from '../lib/event-types.ts'
+import { MAX_TIME, MIN_TIME, TIME_RANGE_MESSAGE } from '../lib/time-range.ts'
 
 /**
  * The contract's event JSON, validated and normalized into `EventEnvelope`s. Limits on every field:
@@ -7,20 +8,25 @@ import type { EventEnvelope, LogLevel } from '../lib/event-types.ts'
  */
 
 const MAX_NAME = 200
-const MAX_TEXT = 64 * 1024
+const MAX_TAG_VALUE = 1000
 const MAX_MAP_KEYS = 200
+// Every other text (message, reasoning, error, attribute values, inputs/outputs/metadata) has no
+// limit of its own: the event's (1 MiB as JSON, checked in the batch acceptor) bounds it.
 
-// ISO-8601 with a zone (Z or ±hh:mm), or epoch milliseconds; normalized to epoch ms.
-const MIN_TIME = Date.UTC(1970, 0, 1)
-const MAX_TIME = Date.UTC(2200, 0, 1)
+// ISO-8601 with a zone (Z or ±hh:mm), or epoch milliseconds; normalized to epoch ms. Both forms
+// are held to the same range: an ISO time in year 0 once slipped through as a negative number.
+const inRange = z.number().int().min(MIN_TIME, TIME_RANGE_MESSAGE).max(MAX_TIME, TIME_RANGE_MESSAGE)
 export const timestamp = z.union([
-  z.number().int().min(MIN_TIME).max(MAX_TIME),
-  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+  inRange,
+  z.iso
+    .datetime({ offset: true })
+    .transform((s) => Date.parse(s))
+    .pipe(inRange),
 ])
 
 const id = z.guid()
 const name = z.string().min(1).max(MAX_NAME)
-const text = z.string().max(MAX_TEXT)
+const text = z.string()
 // Avro longs in avsc stop at 2^53 - 2.
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER - 1)
 const jsonObject = z
@@ -32,7 +38,7 @@ const limitedRecord = <T extends z.ZodType>(value: T) =>
 const runStart = z.object({
   run_id: id,
   name,
-  tags: limitedRecord(z.string().max(1000)).default({}),
+  tags: limitedRecord(z.string().max(MAX_TAG_VALUE)).default({}),
   started_at: timestamp.nullish().transform((v) => v ?? null),
 })
 
@@ -40,7 +46,7 @@ const stepComplete = z.object({
   step_id: id,
   run_id: id,
   name,
-  type: z.string().min(1).max(100),
+  type: z.string().min(1).max(MAX_NAME),
   inputs: jsonObject.nullish().transform((v) => v ?? null),
   outputs: jsonObject.nullish().transform((v) => v ?? null),
   metadata: jsonObject.nullish().transform((v) => v ?? null),
@@ -82,9 +88,9 @@ export const logData = z.object({
     .transform((s) => (Object.hasOwn(LEVEL_ALIASES, s.toLowerCase()) ? LEVEL_ALIASES[s.toLowerCase()] : undefined))
     .refine((v): v is LogLevel => v !== undefined, 'must be debug, info, warn (warning), error or fatal (critical)')
     .transform((v) => v as LogLevel),
-  message: z.string().min(1).max(MAX_TEXT),
+  message: z.string().min(1),
   service: z.string().max(MAX_NAME).nullish().transform((v) => v ?? null),
-  attributes: limitedRecord(z.union([z.string().max(MAX_TEXT), z.number().finite(), z.boolean()])).default({}),
+  attributes: limitedRecord(z.union([z.string(), z.number().finite(), z.boolean()])).default({}),
   run_id: id.nullish().transform((v) => v ?? null),
   timestamp: timestamp.nullish().transform((v) => v ?? null),
 })

@@ -41,10 +41,11 @@ export const UnauthorizedError = createError('SLUICE_ERR_UNAUTHORIZED', '%s', 40
 export const ForbiddenError = createError('SLUICE_ERR_FORBIDDEN', 'This route needs the %s key', 403)
 export const NotFoundError = createError('SLUICE_ERR_NOT_FOUND', '%s not found', 404)
 export const RouteNotFoundError = createError('SLUICE_ERR_ROUTE_NOT_FOUND', 'Route %s %s not found', 404)
+export const MethodNotAllowedError = createError('SLUICE_ERR_METHOD_NOT_ALLOWED', 'Method %s is not allowed here; allowed: %s', 405)
 export const RateLimitedError = createError('SLUICE_ERR_RATE_LIMITED', 'Rate limit of %d events per second exceeded', 429)
 export const BrokerUnavailableError = createError(
   'SLUICE_ERR_BROKER_UNAVAILABLE',
-  'The event broker did not acknowledge the batch; nothing was accepted, retry later',
+  'The event broker did not acknowledge the batch; send all of it again later (event ids make that safe)',
   503,
 )
 // Refused by Node's HTTP parser, before any route (answered by lib/http/client-error-handler.ts).

@@ -6,7 +6,7 @@ import { clickhouseTables, createClickhouseClient, type ClickHouseClient, type C
 import type { Config } from './config.ts'
 import { createKafka } from './kafka/kafka-client.ts'
 import { createEventProducer, type EventProducer } from './kafka/event-producer.ts'
-import { ensureTopics } from './kafka/topics.ts'
+import { ensureTopics, topicMaxMessageBytes } from './kafka/topics.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import { runMigrations } from './migrate.ts'
@@ -61,9 +61,11 @@ export async function connectServices(config: Config, base: { logger: Logger; me
 
   await step('kafka', async () => {
     await admin.connect()
+    // Both topics hold whole events (the dead-letter topic the original message): room for the largest.
+    const minimums = { 'max.message.bytes': topicMaxMessageBytes(config.limits.maxEventBytes) }
     await ensureTopics(admin, [
-      { topic: config.kafka.eventsTopic, partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor },
-      { topic: config.kafka.deadLetterTopic, partitions: 1, replicationFactor: config.kafka.replicationFactor },
+      { topic: config.kafka.eventsTopic, partitions: config.kafka.partitions, replicationFactor: config.kafka.replicationFactor, minimums },
+      { topic: config.kafka.deadLetterTopic, partitions: 1, replicationFactor: config.kafka.replicationFactor, minimums },
     ])
     await producer.connect()
   })

@@ -3,6 +3,7 @@ import { createRoleApp } from '../lib/http/create-role-app.ts'
 import type { Services } from '../lib/services.ts'
 import { createReactionStore } from '../lib/reactions/reaction-store.ts'
 import { createComplaintStore } from './complaint-store.ts'
+import { createCursorCodec, cursorKey } from './cursor-codec.ts'
 import { createFunnelReader } from './funnel-reader.ts'
 import { createLogReader } from './log-reader.ts'
 import { createRunReader } from './run-reader.ts'
@@ -17,15 +18,16 @@ import { runsRoutes } from './routes/runs-routes.ts'
 
 /** The query role's routes: runs, steps, funnels and logs (ClickHouse); reactions, complaints and the audit log (Postgres). */
 export const queryRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  const cursors = createCursorCodec(cursorKey(services.config.adminToken))
   const runs = createRunReader({ client: services.clickhouse, tables: services.tables })
   const funnels = createFunnelReader({ client: services.clickhouse, tables: services.tables })
-  await app.register(runsRoutes, { runs })
+  await app.register(runsRoutes, { runs, cursors })
   await app.register(analyzeRoute, { runs })
   await app.register(pipelinesRoute, { funnels })
-  await app.register(logsRoutes, { logs: createLogReader({ client: services.clickhouse, tables: services.tables }) })
-  await app.register(reactionsRoutes, { reactions: createReactionStore(services.pg) })
-  await app.register(complaintsRoutes, { complaints: createComplaintStore(services.pg) })
-  await app.register(auditRoutes, { audit: createAuditStore(services.pg) })
+  await app.register(logsRoutes, { logs: createLogReader({ client: services.clickhouse, tables: services.tables }), cursors })
+  await app.register(reactionsRoutes, { reactions: createReactionStore(services.pg), cursors })
+  await app.register(complaintsRoutes, { complaints: createComplaintStore(services.pg), cursors })
+  await app.register(auditRoutes, { audit: createAuditStore(services.pg), cursors })
 }
 
 /** The query role alone, built and ready, not listening. */

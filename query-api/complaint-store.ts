@@ -83,11 +83,14 @@ export function createComplaintStore(pg: PgPool) {
       }
     },
 
-    async deliveries(projectId: string, complaintId: string) {
+    /** Oldest first; `after` is the (created_at, id) of the last delivery of the previous page. */
+    async deliveries(projectId: string, complaintId: string, page: { limit: number; after?: readonly [string, string] | null }) {
       const { rows } = await pg.query<DeliveryRow>(
         `SELECT id, action, url, status, attempts, last_status_code, last_error, next_attempt_at, created_at, updated_at
-         FROM deliveries WHERE complaint_id = $1 AND project_id = $2 ORDER BY created_at, id`,
-        [complaintId, projectId],
+         FROM deliveries WHERE complaint_id = $1 AND project_id = $2
+           AND ($3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid))
+         ORDER BY created_at, id LIMIT $5`,
+        [complaintId, projectId, page.after?.[0] ?? null, page.after?.[1] ?? null, page.limit],
       )
       return rows.map((d) => ({
         id: d.id,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseQuery, timeParam } from './query-params.ts'
+import { limitParam, nextLink, parseBody, parseQuery, timeParam } from './query-params.ts'
 
 describe('timeParam', () => {
   const originalTz = process.env.TZ
@@ -54,35 +54,6 @@ describe('limitParam and parseQuery', () => {
   })
 })
 
-describe('cursors', () => {
-  const cursorSchema = z.object({ t: z.number(), id: z.string() })
-  const cursor = { t: 1_763_773_323_456, id: '0b6f4a52-3c1e-4a8e-9d1f-6a7b8c9d0e1f' }
-
-  it('round-trips a value through an opaque, URL-safe string', () => {
-    const encoded = encodeCursor(cursor)
-    expect(encoded).toMatch(/^[A-Za-z0-9_-]+$/)
-    expect(decodeCursor(cursorSchema, encoded)).toEqual(cursor)
-    expect(decodeCursor(cursorSchema, undefined)).toBeNull()
-  })
-
-  it('refuses a tampered cursor with SLUICE_ERR_INVALID_CURSOR', () => {
-    const encoded = encodeCursor(cursor)
-    const tampered = [
-      encoded.slice(0, -3),
-      `x${encoded}`,
-      encodeCursor({ t: 'now', id: cursor.id }),
-      encodeCursor([1, 2]),
-      '%%%',
-      '',
-    ]
-    for (const c of tampered) {
-      expect(() => decodeCursor(cursorSchema, c), c).toThrow(
-        expect.objectContaining({ code: 'SLUICE_ERR_INVALID_CURSOR', statusCode: 400, message: 'The cursor is not one this API issued' }),
-      )
-    }
-  })
-})
-
 describe('nextLink', () => {
   it('keeps the path and every other parameter, repeated ones included, and replaces the cursor', () => {
     const link = nextLink('/runs?name=recs&tag=env:test&tag=team:a&limit=7&cursor=old', 'NEW')
@@ -97,5 +68,24 @@ describe('nextLink', () => {
 
   it('adds a cursor to a URL without a query', () => {
     expect(nextLink('/api/logs', 'abc')).toBe('</api/logs?cursor=abc>; rel="next"')
+  })
+})
+
+describe('contract v2 edges', () => {
+  it('refuses times outside 1970 … 2199 (a funnel bound in year 0 was a 500)', () => {
+    for (const s of ['0000-01-01', '0000-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '2200-01-01', '999999999999999']) {
+      expect(timeParam.safeParse(s).error?.issues[0]?.message, s).toBe('must be between 1970-01-01 and 2199-12-31')
+    }
+    expect(timeParam.parse('2199-12-31T23:59:59.999Z')).toBe(Date.UTC(2200, 0, 1) - 1)
+  })
+
+  it('refuses bodies with NUL, unpaired surrogates or more than 64 levels, naming the field', () => {
+    const schema = z.object({ note: z.unknown() })
+    expect(() => parseBody(schema, { note: 'a\u0000' })).toThrow('note: must not contain NUL characters or unpaired surrogates')
+    expect(() => parseBody(schema, { note: ['\uD800'] })).toThrow('note.0: must not contain NUL characters or unpaired surrogates')
+    let deep: unknown = 1
+    for (let i = 0; i < 100; i++) deep = [deep]
+    expect(() => parseBody(schema, { note: deep })).toThrow(/nests deeper than 64 levels/)
+    expect(parseBody(schema, { note: 'ok \uD83D\uDE00' })).toEqual({ note: 'ok \uD83D\uDE00' })
   })
 })

@@ -1,5 +1,7 @@
 import { z } from 'zod'
-import { InvalidCursorError, ValidationError } from '../lib/errors.ts'
+import { ValidationError } from '../lib/errors.ts'
+import { guardJson, MAX_JSON_DEPTH } from '../lib/json-guard.ts'
+import { inTimeRange, MAX_TIME, MIN_TIME, TIME_RANGE_MESSAGE } from '../lib/time-range.ts'
 
 // A date (read as UTC) or a date-time with a zone. A date-time without one would be read in the
 // server's local time zone, so the same URL would mean different instants on different hosts.
@@ -14,8 +16,20 @@ export const timeParam = z
       ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 time or epoch milliseconds' })
       return z.NEVER
     }
+    // The range events may have: a bound in year 0 once reached ClickHouse and was a 500.
+    if (!inTimeRange(ms)) {
+      ctx.addIssue({ code: 'custom', message: TIME_RANGE_MESSAGE })
+      return z.NEVER
+    }
     return ms
   })
+
+/** A time inside a cursor, held to the same range. */
+export const cursorTime = z.number().int().min(MIN_TIME).max(MAX_TIME)
+/** Ids inside cursors are UUIDs (every list's ids are). */
+export const cursorId = z.guid()
+/** `created_at` of a Postgres row inside a cursor: the ISO string Sluice wrote. */
+export const cursorIsoTime = z.iso.datetime({ offset: true }).refine((s) => inTimeRange(Date.parse(s)))
 
 export const limitParam = z.coerce.number().int().min(1).max(1000).default(100)
 
@@ -24,8 +38,15 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.in
   return parseWith(schema, query, 'query')
 }
 
-/** Parses a JSON body with zod; a bad field is a 400 naming it (unknown fields included). */
+/**
+ * Parses a JSON body with zod; a bad field is a 400 naming it (unknown fields included). Text that
+ * Postgres cannot hold (NUL, lone surrogates) and values nested too deep are refused first, so
+ * they never reach a store or a recursive serializer as a 500.
+ */
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const problem = guardJson(body, { repair: false })
+  if (problem?.kind === 'too_deep') throw new ValidationError(`${problem.path.slice(0, 200)}: nests deeper than ${MAX_JSON_DEPTH} levels`)
+  if (problem) throw new ValidationError(`${problem.path.slice(0, 200)}: must not contain NUL characters or unpaired surrogates`)
   return parseWith(schema, body, 'body')
 }
 
@@ -37,22 +58,6 @@ function parseWith<T extends z.ZodType>(schema: T, input: unknown, what: string)
     throw new ValidationError(`${issue.path.join('.') || what}: ${issue.message}${keys}`)
   }
   return parsed.data
-}
-
-export function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
-}
-
-/** Decodes a cursor this API issued, checked against the shape the route expects. */
-export function decodeCursor<T extends z.ZodType>(schema: T, cursor: string | undefined): z.infer<T> | null {
-  if (cursor === undefined) return null
-  try {
-    const parsed = schema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')))
-    if (parsed.success) return parsed.data
-  } catch {
-    // fall through
-  }
-  throw new InvalidCursorError()
 }
 
 /** The `Link: <...>; rel="next"` header value for the same path and query with a new cursor. */

@@ -6,7 +6,8 @@ import type { ApiKeyStore } from '../../lib/auth/api-key-store.ts'
 import type { KeyResolver } from '../../lib/auth/key-resolver.ts'
 import { NotFoundError } from '../../lib/errors.ts'
 import { withTransaction, type PgPool } from '../../lib/postgres.ts'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery } from '../../query-api/query-params.ts'
+import type { CursorCodec } from '../../query-api/cursor-codec.ts'
+import { cursorId, limitParam, nextLink, parseBody, parseQuery } from '../../query-api/query-params.ts'
 import type { ProjectStore } from '../project-store.ts'
 
 const createKeyBody = z.strictObject({
@@ -15,20 +16,21 @@ const createKeyBody = z.strictObject({
 })
 
 const listQuery = z.object({ limit: limitParam, cursor: z.string().max(200).optional() })
-const listCursor = z.tuple([z.uuid()])
+const listCursor = z.tuple([cursorId])
 
 export interface KeysRoutesOptions {
   pg: PgPool
   projects: ProjectStore
   keys: ApiKeyStore
   resolveKey: KeyResolver
+  cursors: CursorCodec
 }
 
 /**
  * A project's keys (admin token): create (shown once), list (never the key), revoke. Rotation is
  * create, move the clients, revoke. An unknown project, or another project's key, is 404.
  */
-export const keysRoutes: FastifyPluginAsync<KeysRoutesOptions> = async (app, { pg, projects, keys, resolveKey }) => {
+export const keysRoutes: FastifyPluginAsync<KeysRoutesOptions> = async (app, { pg, projects, keys, resolveKey, cursors }) => {
   const auth = { onRequest: app.requireKey('admin') }
 
   async function requireProject(id: string): Promise<void> {
@@ -55,11 +57,11 @@ export const keysRoutes: FastifyPluginAsync<KeysRoutesOptions> = async (app, { p
   app.get<{ Params: { id: string } }>('/api/projects/:id/keys', auth, async (request, reply) => {
     await requireProject(request.params.id)
     const q = parseQuery(listQuery, request.query)
-    const after = decodeCursor(listCursor, q.cursor)
+    const after = cursors.decode(listCursor, q.cursor)
     const page = await keys.list(request.params.id, { limit: q.limit + 1, afterId: after?.[0] ?? null })
     const items = page.slice(0, q.limit)
     const last = items[items.length - 1]
-    if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, encodeCursor([last.id])))
+    if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, cursors.encode([last.id])))
     return items
   })
 

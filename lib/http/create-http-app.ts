@@ -2,13 +2,22 @@ import { randomUUID } from 'node:crypto'
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
-import { InternalError, InvalidBodyError, PayloadTooLargeError, RouteNotFoundError, UnsupportedMediaTypeError, InvalidJsonError } from '../errors.ts'
+import {
+  InternalError,
+  InvalidBodyError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  RouteNotFoundError,
+  UnsupportedMediaTypeError,
+  InvalidJsonError,
+} from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import { createClientErrorHandler } from './client-error-handler.ts'
 import { corsPolicy } from './cors-policy.ts'
 import { errorBody } from './error-body.ts'
 import { securityHeaders } from './security-headers.ts'
+import { createRouteMethods } from './route-methods.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -41,9 +50,11 @@ export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyL
   // Every METHOD /path this app serves, for the OpenAPI drift test and for startup logs.
   const routes: string[] = []
   app.decorate('sluiceRoutes', routes)
+  const methods = createRouteMethods()
   app.addHook('onRoute', (route) => {
     // OPTIONS is @fastify/cors's catch-all preflight route, not part of the API.
     for (const method of [route.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') routes.push(`${method} ${route.url}`)
+    methods.add(route.method, route.url)
   })
 
   app.addHook('onRequest', async (request, reply) => {
@@ -64,8 +75,16 @@ export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyL
     request.log[level]({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 
+  // A path some route serves, with another method: 405 with Allow (contract, HTTP hygiene).
   app.setNotFoundHandler((request, reply) => {
-    const err = new RouteNotFoundError(request.method, request.url.split('?')[0])
+    const path = request.url.split('?')[0]!
+    const allowed = methods.allowed(path)
+    if (allowed.length > 0) {
+      const err = new MethodNotAllowedError(request.method.slice(0, 20), allowed.join(', '))
+      void reply.status(405).header('allow', allowed.join(', ')).send(errorBody(err, 405))
+      return
+    }
+    const err = new RouteNotFoundError(request.method.slice(0, 20), path.slice(0, 200))
     void reply.status(404).send(errorBody(err, 404))
   })
 

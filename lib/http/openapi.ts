@@ -478,9 +478,9 @@ export const openApiDocument = {
     },
     '/api/complaints/{id}/deliveries': {
       get: {
-        summary: 'Webhook deliveries of a complaint',
+        summary: 'Webhook deliveries of a complaint, oldest first',
         security: bearer('query'),
-        parameters: [pathId('id')],
+        parameters: [pathId('id'), limitParam, cursorParam],
         responses: { 200: { description: 'Deliveries', content: json(arrayOf(ref('Delivery'))) }, ...AUTH_ERRORS, 404: errorResponse('No such complaint in this project') },
       },
     },

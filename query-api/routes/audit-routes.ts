@@ -2,7 +2,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { AuditStore } from '../../lib/audit/audit-store.ts'
 import { NotFoundError } from '../../lib/errors.ts'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
+import type { CursorCodec } from '../cursor-codec.ts'
+import { cursorId, cursorIsoTime, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
 
 const filterFields = {
   action: z.string().min(1).max(100).optional(),
@@ -13,18 +14,18 @@ const filterFields = {
 }
 const adminQuery = z.object({ project_id: z.uuid().optional(), ...filterFields })
 const projectQuery = z.object(filterFields)
-const listCursor = z.tuple([z.string(), z.uuid()])
+const listCursor = z.tuple([cursorIsoTime, cursorId])
 
 /**
  * The audit log, newest first: every project's (`GET /api/audit`, admin token) or one project's
  * (`GET /api/projects/{id}/audit`, that project's query key; another project is 404).
  */
-export const auditRoutes: FastifyPluginAsync<{ audit: AuditStore }> = async (app, { audit }) => {
+export const auditRoutes: FastifyPluginAsync<{ audit: AuditStore; cursors: CursorCodec }> = async (app, { audit, cursors }) => {
   async function page(request: FastifyRequest, reply: FastifyReply, projectId: string | undefined, q: z.infer<typeof projectQuery>) {
-    const rows = await audit.list({ projectId, action: q.action, from: q.from, to: q.to, limit: q.limit + 1, after: decodeCursor(listCursor, q.cursor) })
+    const rows = await audit.list({ projectId, action: q.action, from: q.from, to: q.to, limit: q.limit + 1, after: cursors.decode(listCursor, q.cursor) })
     const items = rows.slice(0, q.limit)
     const last = items[items.length - 1]
-    if (rows.length > q.limit && last) void reply.header('link', nextLink(request.url, encodeCursor([last.at, last.id])))
+    if (rows.length > q.limit && last) void reply.header('link', nextLink(request.url, cursors.encode([last.at, last.id])))
     return items
   }
 

@@ -3,7 +3,8 @@ import { z } from 'zod'
 import { auditContext } from '../../lib/audit/audit-context.ts'
 import { NotFoundError } from '../../lib/errors.ts'
 import type { ComplaintStore } from '../complaint-store.ts'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
+import type { CursorCodec } from '../cursor-codec.ts'
+import { cursorId, cursorIsoTime, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
 
 const STATUSES = ['open', 'acknowledged', 'resolved'] as const
 const listQuery = z.object({
@@ -15,7 +16,9 @@ const listQuery = z.object({
   limit: limitParam,
   cursor: z.string().max(200).optional(),
 })
-const listCursor = z.tuple([z.string(), z.string()])
+// The shape Sluice issues, exactly: anything else once reached Postgres as a cast error, a 500.
+const listCursor = z.tuple([cursorIsoTime, cursorId])
+const pageQuery = z.object({ limit: limitParam, cursor: z.string().max(200).optional() })
 const patchBody = z.strictObject({
   status: z.enum(STATUSES),
   note: z.string().max(10_000).nullable().optional(),
@@ -25,16 +28,16 @@ const patchBody = z.strictObject({
  * Complaints (query key). `GET /api/complaints/{id}` takes a project id (the list) or a complaint
  * id (one complaint): both are UUIDs made by Sluice, so one never passes for the other.
  */
-export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore }> = async (app, { complaints }) => {
+export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore; cursors: CursorCodec }> = async (app, { complaints, cursors }) => {
   const auth = { onRequest: app.requireKey('query') }
 
   app.get<{ Params: { id: string } }>('/api/complaints/:id', auth, async (request, reply) => {
     if (request.params.id === request.projectId) {
       const q = parseQuery(listQuery, request.query)
-      const page = await complaints.list(request.projectId, { status: q.status, limit: q.limit + 1, after: decodeCursor(listCursor, q.cursor) })
+      const page = await complaints.list(request.projectId, { status: q.status, limit: q.limit + 1, after: cursors.decode(listCursor, q.cursor) })
       const items = page.slice(0, q.limit)
       const last = items[items.length - 1]
-      if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, encodeCursor([last.created_at, last.id])))
+      if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, cursors.encode([last.created_at, last.id])))
       return items
     }
     const complaint = await complaints.get(request.projectId, request.params.id)
@@ -49,9 +52,15 @@ export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore }
     return updated
   })
 
-  app.get<{ Params: { id: string } }>('/api/complaints/:id/deliveries', auth, async (request) => {
+  app.get<{ Params: { id: string } }>('/api/complaints/:id/deliveries', auth, async (request, reply) => {
+    const q = parseQuery(pageQuery, request.query)
+    const after = cursors.decode(listCursor, q.cursor)
     const complaint = await complaints.get(request.projectId, request.params.id)
     if (!complaint) throw new NotFoundError('Complaint')
-    return complaints.deliveries(request.projectId, complaint.id)
+    const page = await complaints.deliveries(request.projectId, complaint.id, { limit: q.limit + 1, after })
+    const items = page.slice(0, q.limit)
+    const last = items[items.length - 1]
+    if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, cursors.encode([last.created_at, last.id])))
+    return items
   })
 }

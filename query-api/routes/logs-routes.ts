@@ -3,7 +3,8 @@ import { z } from 'zod'
 import { ValidationError } from '../../lib/errors.ts'
 import { LOG_LEVELS } from '../../lib/event-types.ts'
 import type { LogReader } from '../log-reader.ts'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
+import type { CursorCodec } from '../cursor-codec.ts'
+import { cursorId, cursorTime, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
 
 const ALIASES: Record<string, (typeof LOG_LEVELS)[number]> = { warning: 'warn', critical: 'fatal' }
 const level = z
@@ -27,7 +28,7 @@ const listQuery = z.object({
   limit: limitParam,
   cursor: z.string().max(300).optional(),
 })
-const logCursor = z.tuple([z.number().int(), z.string()])
+const logCursor = z.tuple([cursorTime, cursorId])
 
 const INTERVAL = /^(\d+)(s|m|h|d)$/
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const
@@ -51,7 +52,7 @@ const statsQuery = z.object({
 })
 
 /** `GET /api/logs` and `GET /api/logs/stats` (query key). */
-export const logsRoutes: FastifyPluginAsync<{ logs: LogReader }> = async (app, { logs }) => {
+export const logsRoutes: FastifyPluginAsync<{ logs: LogReader; cursors: CursorCodec }> = async (app, { logs, cursors }) => {
   const auth = { onRequest: app.requireKey('query') }
 
   app.get('/api/logs', auth, async (request, reply) => {
@@ -64,11 +65,11 @@ export const logsRoutes: FastifyPluginAsync<{ logs: LogReader }> = async (app, {
       runId: q.run_id,
       from: q.from,
       to: q.to,
-      before: decodeCursor(logCursor, q.cursor) ?? undefined,
+      before: cursors.decode(logCursor, q.cursor) ?? undefined,
       limit: q.limit,
     })
     const last = page.logs[page.logs.length - 1]
-    if (page.hasMore && last) void reply.header('link', nextLink(request.url, encodeCursor([Date.parse(last.timestamp), last.id])))
+    if (page.hasMore && last) void reply.header('link', nextLink(request.url, cursors.encode([Date.parse(last.timestamp), last.id])))
     return page.logs
   })
 

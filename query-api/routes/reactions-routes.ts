@@ -4,10 +4,12 @@ import { auditContext } from '../../lib/audit/audit-context.ts'
 import { InvalidConditionError, NotFoundError } from '../../lib/errors.ts'
 import { conditionProblem, createReactionBody, patchReactionBody, type ReactionInput } from '../../lib/reactions/reaction-schema.ts'
 import type { ReactionStore } from '../../lib/reactions/reaction-store.ts'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
+import type { CursorCodec } from '../cursor-codec.ts'
+import { cursorId, cursorIsoTime, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
 
 const listQuery = z.object({ limit: limitParam, cursor: z.string().max(200).optional() })
-const listCursor = z.tuple([z.string(), z.string()])
+// The shape Sluice issues, exactly: anything else once reached Postgres as a cast error, a 500.
+const listCursor = z.tuple([cursorIsoTime, cursorId])
 
 function checkConditions(input: Pick<ReactionInput, 'conditions'>): void {
   const problem = conditionProblem(input.conditions)
@@ -15,7 +17,7 @@ function checkConditions(input: Pick<ReactionInput, 'conditions'>): void {
 }
 
 /** Reactions CRUD (query key). Another project's reaction or project id is a 404. */
-export const reactionsRoutes: FastifyPluginAsync<{ reactions: ReactionStore }> = async (app, { reactions }) => {
+export const reactionsRoutes: FastifyPluginAsync<{ reactions: ReactionStore; cursors: CursorCodec }> = async (app, { reactions, cursors }) => {
   const auth = { onRequest: app.requireKey('query') }
 
   app.post('/api/reactions', auth, async (request, reply) => {
@@ -28,11 +30,11 @@ export const reactionsRoutes: FastifyPluginAsync<{ reactions: ReactionStore }> =
   app.get<{ Params: { project_id: string } }>('/api/reactions/:project_id', auth, async (request, reply) => {
     if (request.params.project_id !== request.projectId) throw new NotFoundError('Project')
     const q = parseQuery(listQuery, request.query)
-    const after = decodeCursor(listCursor, q.cursor)
+    const after = cursors.decode(listCursor, q.cursor)
     const page = await reactions.list(request.projectId, { limit: q.limit + 1, after })
     const items = page.slice(0, q.limit)
     const last = items[items.length - 1]
-    if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, encodeCursor([last.created_at, last.id])))
+    if (page.length > q.limit && last) void reply.header('link', nextLink(request.url, cursors.encode([last.created_at, last.id])))
     return items
   })
 

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { z } from 'zod'
 import { NotFoundError } from '../../lib/errors.ts'
-import { decodeCursor, encodeCursor, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
+import type { CursorCodec } from '../cursor-codec.ts'
+import { cursorId, cursorTime, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
 import type { RunReader } from '../run-reader.ts'
 
 const tagParam = z
@@ -29,20 +30,20 @@ const listRunsQuery = z.object({
   cursor: z.string().max(500).optional(),
 })
 
-const runCursor = z.tuple([z.number().int(), z.string()])
+const runCursor = z.tuple([cursorTime, cursorId])
 const stepsQuery = z.object({ limit: limitParam, cursor: z.string().max(100).optional() })
-const stepCursor = z.number().int().min(0)
+const stepCursor = z.number().int().min(0).max(1_000_000_000)
 
 /** `GET /runs`, `GET /runs/{id}`, `GET /runs/{id}/steps` (query key). */
-export const runsRoutes: FastifyPluginAsync<{ runs: RunReader }> = async (app, { runs }) => {
+export const runsRoutes: FastifyPluginAsync<{ runs: RunReader; cursors: CursorCodec }> = async (app, { runs, cursors }) => {
   const auth = { onRequest: app.requireKey('query') }
 
   app.get('/runs', auth, async (request, reply) => {
     const q = parseQuery(listRunsQuery, request.query)
-    const before = decodeCursor(runCursor, q.cursor) ?? undefined
+    const before = cursors.decode(runCursor, q.cursor) ?? undefined
     const page = await runs.listRuns(request.projectId, { ...q, tags: q.tag, before })
     const last = page.runs[page.runs.length - 1]
-    if (page.hasMore && last) void reply.header('link', nextLink(request.url, encodeCursor([Date.parse(last.started_at), last.id])))
+    if (page.hasMore && last) void reply.header('link', nextLink(request.url, cursors.encode([Date.parse(last.started_at), last.id])))
     return page.runs
   })
 
@@ -54,11 +55,11 @@ export const runsRoutes: FastifyPluginAsync<{ runs: RunReader }> = async (app, {
 
   app.get<{ Params: { id: string } }>('/runs/:id/steps', auth, async (request, reply) => {
     const q = parseQuery(stepsQuery, request.query)
+    const offset = cursors.decode(stepCursor, q.cursor) ?? 0
     const run = await runs.getRun(request.projectId, request.params.id)
     if (!run) throw new NotFoundError('Run')
-    const offset = decodeCursor(stepCursor, q.cursor) ?? 0
     const page = await runs.listSteps(request.projectId, run.id, { offset, limit: q.limit })
-    if (page.hasMore) void reply.header('link', nextLink(request.url, encodeCursor(offset + q.limit)))
+    if (page.hasMore) void reply.header('link', nextLink(request.url, cursors.encode(offset + q.limit)))
     return page.steps
   })
 }
