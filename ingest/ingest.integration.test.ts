@@ -305,10 +305,10 @@ describe('an ingest Sluice with the default limits', () => {
   })
 
   describe('operations routes', () => {
-    it('/ready is 200 with kafka, postgres and redis ok and clickhouse unused', async () => {
+    it('/ready is 200 with kafka, postgres and redis ok, clickhouse unused and no processor', async () => {
       const res = await sluice.get('/ready')
       expect(res.status).toBe(200)
-      expect(res.body).toEqual({ status: 'ok', checks: { kafka: 'ok', postgres: 'ok', redis: 'ok', clickhouse: 'unused' } })
+      expect(res.body).toEqual({ status: 'ok', checks: { kafka: 'ok', postgres: 'ok', redis: 'ok', clickhouse: 'unused' }, processors: [] })
     })
 
     it('/metrics has the HTTP histogram for /ingest and counts ingest outcomes', async () => {

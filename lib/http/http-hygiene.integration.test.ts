@@ -100,8 +100,10 @@ describe('HTTP hygiene', () => {
       app.post('/ingest', async () => ({ status: 'ok' }))
       try {
         const refused = await app.inject({ method: 'OPTIONS', url: '/runs', headers: { origin: CONSOLE, 'access-control-request-method': 'GET' } })
-        expect(refused.statusCode).toBe(404)
-        expect(refused.json().code).toBe('SLUICE_ERR_ROUTE_NOT_FOUND')
+        // /runs exists, but not for OPTIONS from this origin: 405 with the methods it takes.
+        expect(refused.statusCode).toBe(405)
+        expect(refused.json().code).toBe('SLUICE_ERR_METHOD_NOT_ALLOWED')
+        expect(refused.headers.allow).toBe('GET, HEAD')
         expect(refused.headers['access-control-allow-origin']).toBeUndefined()
         expectHygiene(refused, 'default preflight')
         const open = await app.inject({ method: 'OPTIONS', url: '/ingest', headers: { origin: CONSOLE, 'access-control-request-method': 'POST' } })
