@@ -1,6 +1,8 @@
+import type { DeadLetterStore } from '../lib/dead-letters/dead-letter-store.ts'
+import type { EventEnvelope } from '../lib/event-types.ts'
 import type { EventProducer } from '../lib/kafka/event-producer.ts'
 import { headersText, headerText, type ConsumedMessage } from '../lib/kafka/event-consumer.ts'
-import { REQUEST_ID_HEADER } from '../lib/kafka/headers.ts'
+import { EVENT_TYPE_HEADER, REQUEST_ID_HEADER } from '../lib/kafka/headers.ts'
 import type { Metrics } from '../lib/metrics.ts'
 import type { Logger } from '../lib/logger.ts'
 
@@ -8,13 +10,17 @@ export interface DeadLetter {
   message: ConsumedMessage
   reason: string
   error: string
+  /** The decoded event, when it decoded (a processor failed on it). */
+  event?: EventEnvelope
 }
 
 /**
- * Parks messages a processor cannot use on the dead-letter topic, with why, so the partition moves
- * on. Resolves only once the broker has them: a message is never dropped silently.
+ * Parks messages a processor cannot use, with why, so the partition moves on: in Postgres (to list
+ * and replay them) and on the dead-letter topic. Resolves only once both have them: a message is
+ * never dropped silently.
  */
 export function createDeadLetterSink(options: {
+  store: DeadLetterStore
   producer: EventProducer
   topic: string
   processor: string
@@ -23,9 +29,25 @@ export function createDeadLetterSink(options: {
 }) {
   return async function sendToDeadLetter(source: { topic: string; partition: number }, letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return
+    const ids = await options.store.add(
+      letters.map(({ message, reason, error, event }) => ({
+        topic: source.topic,
+        partition: source.partition,
+        offset: Number(message.offset),
+        processor: options.processor,
+        reason,
+        error: error.slice(0, 1000),
+        projectId: event?.project_id ?? null,
+        eventId: event?.id ?? null,
+        eventType: event?.type ?? headerText(message, EVENT_TYPE_HEADER) ?? null,
+        key: message.key ?? null,
+        value: message.value ?? Buffer.alloc(0),
+        headers: headersText(message),
+      })),
+    )
     await options.producer.send(
       options.topic,
-      letters.map(({ message, reason, error }) => ({
+      letters.map(({ message, reason, error }, i) => ({
         key: message.key?.toString('utf8') ?? `${source.topic}:${source.partition}:${message.offset}`,
         value: message.value ?? Buffer.alloc(0),
         headers: {
@@ -36,6 +58,7 @@ export function createDeadLetterSink(options: {
           'x-sluice-source-topic': source.topic,
           'x-sluice-source-partition': String(source.partition),
           'x-sluice-source-offset': message.offset,
+          'x-sluice-dlq-id': ids[i]!,
         },
       })),
     )

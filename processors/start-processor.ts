@@ -87,7 +87,7 @@ export async function startProcessor(o: StartProcessorOptions): Promise<RunningP
           const k = `${batch.topic}:${batch.partition}`
           let g = bySource.get(k)
           if (!g) bySource.set(k, (g = { source: { topic: batch.topic, partition: batch.partition }, list: [] }))
-          g.list.push({ message: messageOf(event), reason: 'processing_failed', error: errorText(error) })
+          g.list.push({ message: messageOf(event), reason: 'processing_failed', error: errorText(error), event: event.event })
         }
         for (const { source, list } of bySource.values()) await o.deadLetter(source, list)
       }

@@ -1,6 +1,7 @@
 import { createEventConsumer } from '../lib/kafka/event-consumer.ts'
 import { applyLogRetention } from '../lib/log-retention.ts'
 import type { Services } from '../lib/services.ts'
+import { createDeadLetterStore } from '../lib/dead-letters/dead-letter-store.ts'
 import { createDeadLetterSink } from './dead-letter.ts'
 import { pruneMatches } from './reactions/complaint-writer.ts'
 import { PROCESSORS, readersOf } from './registry.ts'
@@ -24,6 +25,7 @@ export async function startProcessors(services: Services): Promise<RunningProces
   await applyLogRetention(services.clickhouse, services.tables, config.logs.retentionDays)
 
   const webhooks = createWebhookDispatcher({ pg: services.pg, config: config.webhooks, metrics, logger })
+  const deadLetters = createDeadLetterStore(services.pg)
   const decoder = createSharedDecoder({ codec: services.codec, maxEntries: DECODE_CACHE_ENTRIES })
   const running: RunningProcessor[] = []
   try {
@@ -45,7 +47,7 @@ export async function startProcessors(services: Services): Promise<RunningProces
           }),
           decoder,
           readersOf,
-          deadLetter: createDeadLetterSink({ producer: services.producer, topic: config.kafka.deadLetterTopic, processor: definition.name, metrics, logger }),
+          deadLetter: createDeadLetterSink({ store: deadLetters, producer: services.producer, topic: config.kafka.deadLetterTopic, processor: definition.name, metrics, logger }),
           metrics,
           logger,
           stallAfterMs: config.processor.stallAfterMs,

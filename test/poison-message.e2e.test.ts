@@ -112,6 +112,55 @@ describe('a poison message in the reactions processor', () => {
     // The logs processor stored it (ClickHouse holds NUL): only the processor that failed parks it.
     const logs = await sluice.get<Array<{ id: string }>>('/api/logs', { key: a.query_key })
     expect(logs.body.map((l) => l.id)).toEqual([poison.id])
+
+    // Listed for the operator, with what it was.
+    // (Every test shares one Postgres: only this test's topic counts.)
+    const ours = async () => {
+      const res = await sluice.get<Array<Record<string, unknown>>>('/api/ops/dead-letters?limit=1000', { key: ADMIN_TOKEN })
+      expect(res.status).toBe(200)
+      return { ...res, body: res.body.filter((d) => d.topic === sluice.config.kafka.eventsTopic) }
+    }
+    const listed = await ours()
+    expect(listed.body).toHaveLength(1)
+    expect(listed.body[0]).toMatchObject({
+      id: letters[0]!.headers['x-sluice-dlq-id'],
+      topic: sluice.config.kafka.eventsTopic,
+      partition: 0,
+      offset: 0,
+      processor: 'reactions',
+      reason: 'processing_failed',
+      project_id: a.id,
+      event_id: poison.id,
+      event_type: 'log',
+      replayed_at: null,
+    })
+    expect(listed.body[0]!.size).toBeGreaterThan(0)
+    expect((await sluice.get('/api/ops/dead-letters', { key: a.query_key })).status).toBe(403)
+    expect((await sluice.get('/api/ops/dead-letters?cursor=abc', { key: ADMIN_TOKEN })).status).toBe(400)
+
+    // Replayed: back on the events topic; the logs processor takes it as a resend (one log still),
+    // the reactions processor fails on it again and parks the replay, which names its origin.
+    const id = listed.body[0]!.id as string
+    const replayRequest = `replay-${randomUUID()}`
+    const unknown = await sluice.post('/api/ops/dead-letters/replay', { key: ADMIN_TOKEN, body: { ids: [randomUUID()] } })
+    expect(unknown.status).toBe(404)
+    const replay = await sluice.post<{ replayed: number }>('/api/ops/dead-letters/replay', { key: ADMIN_TOKEN, body: { ids: [id] }, headers: { 'x-request-id': replayRequest } })
+    expect(replay.status).toBe(200)
+    expect(replay.body).toEqual({ replayed: 1 })
+    expect((await sluice.post<{ replayed: number }>('/api/ops/dead-letters/replay', { key: ADMIN_TOKEN, body: { ids: [id] } })).body).toEqual({ replayed: 0 })
+    await sluice.waitUntilProcessed(60_000)
+    expect((await sluice.get<Array<{ id: string }>>('/api/logs', { key: a.query_key })).body.map((l) => l.id)).toEqual([poison.id])
+    const after = await deadLetters(kafka, sluice.config.kafka.deadLetterTopic)
+    expect(after).toHaveLength(2)
+    expect(after[1]!.headers).toMatchObject({ 'x-sluice-replay-of': id, 'x-sluice-dlq-processor': 'reactions', 'x-sluice-source-offset': '2' })
+    const relisted = await ours()
+    expect(relisted.body).toHaveLength(2)
+    expect(relisted.body.find((d) => d.id === id)!.replayed_at).not.toBeNull()
+    // Newest first: the replay's own dead letter leads.
+    expect(relisted.body[0]!.offset).toBe(2)
+    const audit = await sluice.get<Array<{ action: string; request_id: string; changes: { replayed: number } }>>('/api/audit?action=dead_letter.replayed', { key: ADMIN_TOKEN })
+    expect(audit.body.filter((r) => r.request_id === replayRequest)).toHaveLength(1)
+    expect(audit.body.find((r) => r.request_id === replayRequest)!.changes).toMatchObject({ replayed: 1 })
   })
 })
 

@@ -4,6 +4,7 @@ import { consumerGroups } from '../../processors/registry.ts'
 import type { ProcessorLiveness } from '../../processors/start-processor.ts'
 import type { Services } from '../services.ts'
 import { createHttpApp } from './create-http-app.ts'
+import { deadLetterRoutes } from './dead-letter-routes.ts'
 import { docsRoutes } from './docs-routes.ts'
 import { opsRoutes } from './ops-routes.ts'
 
@@ -30,6 +31,7 @@ export async function createRoleApp(
     consumerGroups: consumerGroups(services.config),
     processorLiveness: options.processorLiveness ?? (() => []),
   })
+  await app.register(deadLetterRoutes, { services })
   await app.register(docsRoutes)
   for (const plugin of routes) await app.register(plugin, { services })
   await app.ready()

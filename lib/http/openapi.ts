@@ -278,6 +278,24 @@ export const openApiDocument = {
           updated_at: time,
         },
       },
+      DeadLetter: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          topic: { type: 'string' },
+          partition: { type: 'integer' },
+          offset: { type: 'integer' },
+          processor: { type: 'string' },
+          reason: { type: 'string', description: 'processing_failed, or why it does not decode (corrupt_body, bad_magic, ...)' },
+          error: { type: 'string' },
+          project_id: nullable('string'),
+          event_id: nullable('string'),
+          event_type: nullable('string'),
+          dead_lettered_at: time,
+          size: { type: 'integer', description: 'bytes of the message value' },
+          replayed_at: nullable('string', { format: 'date-time' }),
+        },
+      },
       Lag: {
         type: 'object',
         properties: {
@@ -516,6 +534,36 @@ export const openApiDocument = {
         summary: 'Consumer lag per group, topic and partition',
         security: bearer('admin'),
         responses: { 200: { description: 'Lag', content: json(arrayOf(ref('Lag'))) }, ...AUTH_ERRORS },
+      },
+    },
+    '/api/ops/dead-letters': {
+      get: {
+        summary: 'Messages a processor parked (undecodable, or failing alone 3 times), newest first',
+        security: bearer('admin'),
+        parameters: [limitParam, cursorParam],
+        responses: { 200: { description: 'Dead letters', headers: paged, content: json(arrayOf(ref('DeadLetter'))) }, 400: errorResponse('Bad limit or cursor'), ...AUTH_ERRORS },
+      },
+    },
+    '/api/ops/dead-letters/replay': {
+      post: {
+        summary: 'Put dead letters back onto the events topic (same key and headers, plus x-sluice-replay-of)',
+        security: bearer('admin'),
+        requestBody: {
+          required: true,
+          content: json({
+            oneOf: [
+              { type: 'object', required: ['ids'], properties: { ids: arrayOf({ type: 'string', format: 'uuid' }) }, additionalProperties: false },
+              { type: 'object', required: ['all'], properties: { all: { const: true } }, additionalProperties: false },
+            ],
+          }),
+        },
+        responses: {
+          200: { description: 'How many were replayed (those replayed before are skipped)', content: json({ type: 'object', properties: { replayed: { type: 'integer' } } }) },
+          400: errorResponse('Invalid body'),
+          404: errorResponse('An id is not a dead letter'),
+          503: errorResponse('The broker did not acknowledge the replay; nothing was marked replayed'),
+          ...AUTH_ERRORS,
+        },
       },
     },
     '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
