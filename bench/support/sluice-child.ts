@@ -10,6 +10,9 @@ import type { Role } from '../../lib/config.ts'
 import { sleep } from './load.ts'
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+// Node strips TypeScript types by itself from 22.18 on; an older Node (to compare figures across
+// versions: `node --import tsx bench/...`) needs the tsx loader, a devDependency, in the children too.
+const TYPESCRIPT_LOADER = (process.features as { typescript?: unknown }).typescript ? [] : ['--import', 'tsx']
 const STOP_GRACE_MS = 20_000
 
 export interface SluiceChild {
@@ -40,7 +43,7 @@ export async function startSluiceChild(options: SluiceChildOptions): Promise<Slu
   const fd = openSync(options.logFile, 'a')
   const child: ChildProcess = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), 'server.ts', '--role', options.roles.join(',')],
+    [...(options.nodeArgs ?? []), ...TYPESCRIPT_LOADER, 'server.ts', '--role', options.roles.join(',')],
     { cwd: REPO_ROOT, env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', fd, fd] },
   )
   closeSync(fd)
