@@ -47,6 +47,7 @@ export function clickhouseTables(database: string) {
     runCompletions: q('run_completions'),
     steps: q('steps'),
     funnelRollup: q('pipeline_funnel_rollup'),
+    runKeys: q('run_keys'),
     logs: q('logs'),
     migrations: q('schema_migrations'),
   }

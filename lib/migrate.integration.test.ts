@@ -60,10 +60,29 @@ describe('migrations', () => {
       'logs',
       'pipeline_funnel_rollup',
       'run_completions',
+      'run_keys',
       'run_starts',
       'schema_migrations',
       'steps',
     ])
+  })
+
+  it('fills run_keys from the runs, steps and completions stored before it existed (0003)', async () => {
+    // Rows as an older Sluice left them, then 0003 applied again over them.
+    await clickhouse.command({
+      query: `INSERT INTO ${dbName}.steps (project_id, run_id, step_id, event_id, name, type, event_time, received_at, kafka_partition, kafka_offset)
+              VALUES ('p', 'run-with-a-step', 's', 'e1', 'rank', 'llm', now64(3), now64(3), 0, 1)`,
+    })
+    await clickhouse.command({
+      query: `INSERT INTO ${dbName}.run_completions (project_id, run_id, event_id, status, completed_at, received_at, kafka_partition, kafka_offset)
+              VALUES ('p', 'run-completed', 'e2', 'completed', now64(3), now64(3), 0, 2)`,
+    })
+    await clickhouse.command({ query: `TRUNCATE TABLE ${dbName}.run_keys` })
+    await clickhouse.command({ query: `ALTER TABLE ${dbName}.schema_migrations DELETE WHERE name = '0003_run_keys.sql' SETTINGS mutations_sync = 2` })
+    const applied = await runMigrations({ pg, clickhouse, clickhouseDatabase: dbName, logger })
+    expect(applied.clickhouse).toEqual(['0003_run_keys.sql'])
+    const rs = await clickhouse.query({ query: `SELECT DISTINCT run_id FROM ${dbName}.run_keys ORDER BY run_id`, format: 'JSONEachRow' })
+    expect((await rs.json<{ run_id: string }>()).map((r) => r.run_id)).toEqual(['run-completed', 'run-with-a-step'])
   })
 
   it('splits SQL files into statements and drops comments', () => {
