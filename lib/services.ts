@@ -56,7 +56,7 @@ export async function connectServices(config: Config, base: { logger: Logger; me
   const admin = kafka.admin()
   const producer = createEventProducer(kafka, { timeoutMs: config.kafka.produceTimeoutMs })
   const pg = uses.has('postgres') ? createPgPool({ url: config.postgres.url }) : undefined
-  const redis = uses.has('redis') ? createRedis({ url: config.redis.url }) : undefined
+  const redis = uses.has('redis') ? createRedis({ url: config.redis.url, logger }) : undefined
   const clickhouse = uses.has('clickhouse') ? createClickhouseClient(config.clickhouse) : undefined
 
   await step('kafka', async () => {
