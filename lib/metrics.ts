@@ -6,7 +6,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry()
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' })
+  // Node's default metrics keep their usual names (process_*, nodejs_*), which the common Node.js
+  // dashboards and alerts look for.
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
   const registers = [registry]
 
   return {
