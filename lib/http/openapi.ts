@@ -1,6 +1,6 @@
 /**
  * The OpenAPI 3.1 document of Sluice's HTTP API, served at /openapi.json (and listed at /docs).
- * It says what ../shared/CONTRACT.md says; `openapi.test.ts` checks that every route the server
+ * It says what the HTTP contract (docs/api.md) says; `openapi.test.ts` checks that every route the server
  * registers is documented here and nothing else is.
  */
 import { keysAuditPaths, keysAuditSchemas } from './openapi-keys-audit.ts'
