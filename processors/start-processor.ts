@@ -6,6 +6,7 @@ import type { Logger } from '../lib/logger.ts'
 import type { Metrics } from '../lib/metrics.ts'
 import type { DeadLetter, DeadLetterSink } from './dead-letter.ts'
 import type { Flush, FlushOutcome, ProcessorInstance } from './define-processor.ts'
+import { isInfrastructureFailure } from './failure-kind.ts'
 import { isolatePoison } from './isolate-poison.ts'
 import type { PositionedEvent } from './positioned-events.ts'
 import type { SharedDecoder } from './shared-decoder.ts'
@@ -76,7 +77,7 @@ export async function startProcessor(o: StartProcessorOptions): Promise<RunningP
       try {
         outcome = flush.events.length > 0 ? await instance.handle(flush) : { stored: 0, duplicate: 0 }
       } catch (err) {
-        if (!(await storesAnswer())) throw err
+        if (isInfrastructureFailure(err) || !(await storesAnswer())) throw err
         logger.warn({ err, events: flush.events.length }, 'flush failed while the stores answer; looking for the events that fail alone')
         const isolated = await isolatePoison(flush, instance.handle, storesAnswer, ctx.heartbeat)
         outcome = isolated.outcome
