@@ -78,3 +78,39 @@ describe('pipelineFunnel', () => {
     expect(pipelineFunnel(m)[0]).toMatchObject({ runs: 1, input_count: null, output_count: null, dropped: null, drop_rate: null, avg_cost: 1 })
   })
 })
+
+describe('pipeline quantiles stay within the observed durations', () => {
+  const step = (duration_ms: number): FunnelContribution => ({
+    project_id: 'p', pipeline: 'recs', step_name: 'rank', run_started_at: 0, input_count: null, output_count: null,
+    rejection_reasons: null, duration_ms, cost: null, position_ms: 0,
+  })
+
+  it('answers 100 for steps that all took 100 ms (the bucket middle alone would say 99.686)', () => {
+    const acc = emptyAccumulator()
+    for (let i = 0; i < 10; i++) addContribution(acc, step(100))
+    const [entry] = pipelineFunnel(new Map([['rank', acc]]))
+    expect(histogramQuantile(acc.duration_histogram, 0.5)).toBeLessThan(100)
+    expect(entry).toMatchObject({ p50_duration_ms: 100, p95_duration_ms: 100 })
+  })
+
+  it('keeps the bounds across merged accumulators (rollup hours and raw edge hours)', () => {
+    const a = emptyAccumulator()
+    const b = emptyAccumulator()
+    addContribution(a, step(250))
+    addContribution(b, step(251))
+    mergeAccumulators(a, b)
+    expect([a.duration_min, a.duration_max]).toEqual([250, 251])
+    const [entry] = pipelineFunnel(new Map([['rank', a]]))
+    for (const q of [entry!.p50_duration_ms!, entry!.p95_duration_ms!]) {
+      expect(q).toBeGreaterThanOrEqual(250)
+      expect(q).toBeLessThanOrEqual(251)
+    }
+  })
+
+  it('leaves the histogram answer alone when the bounds are unknown (rows from before they were kept)', () => {
+    const old = emptyAccumulator()
+    old.duration_histogram.set(durationBucket(100), 3)
+    const [entry] = pipelineFunnel(new Map([['rank', { ...old, runs: 3 }]]))
+    expect(entry!.p50_duration_ms).toBe(histogramQuantile(old.duration_histogram, 0.5))
+  })
+})

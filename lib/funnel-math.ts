@@ -72,6 +72,9 @@ export interface FunnelAccumulator {
   dropped: number
   rejection_reasons: Map<string, number>
   duration_histogram: Map<number, number>
+  /** Least and greatest duration seen (null: none, or only rows from before these were kept). */
+  duration_min: number | null
+  duration_max: number | null
   cost_sum: number
   cost_count: number
   position_sum: number
@@ -86,6 +89,8 @@ export function emptyAccumulator(): FunnelAccumulator {
     dropped: 0,
     rejection_reasons: new Map(),
     duration_histogram: new Map(),
+    duration_min: null,
+    duration_max: null,
     cost_sum: 0,
     cost_count: 0,
     position_sum: 0,
@@ -108,6 +113,8 @@ export function addContribution(acc: FunnelAccumulator, c: FunnelContribution): 
   if (c.duration_ms !== null) {
     const b = durationBucket(c.duration_ms)
     acc.duration_histogram.set(b, (acc.duration_histogram.get(b) ?? 0) + 1)
+    acc.duration_min = acc.duration_min === null ? c.duration_ms : Math.min(acc.duration_min, c.duration_ms)
+    acc.duration_max = acc.duration_max === null ? c.duration_ms : Math.max(acc.duration_max, c.duration_ms)
   }
   if (c.cost !== null) {
     acc.cost_sum += c.cost
@@ -126,6 +133,21 @@ export function mergeAccumulators(into: FunnelAccumulator, from: FunnelAccumulat
   into.position_sum += from.position_sum
   for (const [k, v] of from.rejection_reasons) into.rejection_reasons.set(k, (into.rejection_reasons.get(k) ?? 0) + v)
   for (const [k, v] of from.duration_histogram) into.duration_histogram.set(k, (into.duration_histogram.get(k) ?? 0) + v)
+  into.duration_min = bound(Math.min, into.duration_min, from.duration_min)
+  into.duration_max = bound(Math.max, into.duration_max, from.duration_max)
+}
+
+function bound(pick: (a: number, b: number) => number, a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : pick(a, b)
+}
+
+/** A histogram quantile kept within the observed durations, when they are known. */
+function boundedQuantile(a: FunnelAccumulator, q: number): number | null {
+  const v = histogramQuantile(a.duration_histogram, q)
+  if (v === null) return null
+  const lo = a.duration_min ?? -Infinity
+  const hi = a.duration_max ?? Infinity
+  return Math.min(Math.max(v, lo), hi)
 }
 
 export interface PipelineFunnelEntry {
@@ -157,8 +179,8 @@ export function pipelineFunnel(byStep: ReadonlyMap<string, FunnelAccumulator>): 
       rejection_reasons: Object.fromEntries(
         [...a.rejection_reasons.entries()].filter(([, n]) => n !== 0).sort(([x], [y]) => x.localeCompare(y)),
       ),
-      p50_duration_ms: histogramQuantile(a.duration_histogram, 0.5),
-      p95_duration_ms: histogramQuantile(a.duration_histogram, 0.95),
+      p50_duration_ms: boundedQuantile(a, 0.5),
+      p95_duration_ms: boundedQuantile(a, 0.95),
       avg_cost: a.cost_count > 0 ? a.cost_sum / a.cost_count : null,
     }))
 }

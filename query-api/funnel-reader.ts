@@ -20,6 +20,8 @@ interface RollupRow {
   dropped: number
   rejection_reasons: [string[], number[]]
   duration_histogram: [number[], number[]]
+  duration_min: number | null
+  duration_max: number | null
   cost_sum: number
   cost_count: number
   position_sum: number
@@ -42,7 +44,8 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
     const rows = await select<RollupRow>(
       `SELECT step_name, sum(runs) AS runs, sum(counted) AS counted, sum(input_count) AS input_count,
               sum(output_count) AS output_count, sum(dropped) AS dropped, sumMap(rejection_reasons) AS rejection_reasons,
-              sumMap(duration_histogram) AS duration_histogram, sum(cost_sum) AS cost_sum, sum(cost_count) AS cost_count,
+              sumMap(duration_histogram) AS duration_histogram, min(duration_min) AS duration_min, max(duration_max) AS duration_max,
+              sum(cost_sum) AS cost_sum, sum(cost_count) AS cost_count,
               sum(position_sum) AS position_sum
        FROM ${t.funnelRollup}
        WHERE project_id = {p:String} AND pipeline = {n:String}
@@ -117,6 +120,8 @@ function toAccumulator(r: RollupRow): FunnelAccumulator {
     dropped: Number(r.dropped),
     rejection_reasons: new Map(r.rejection_reasons[0].map((k, i) => [k, Number(r.rejection_reasons[1][i])])),
     duration_histogram: new Map(r.duration_histogram[0].map((k, i) => [Number(k), Number(r.duration_histogram[1][i])])),
+    duration_min: r.duration_min === null ? null : Number(r.duration_min),
+    duration_max: r.duration_max === null ? null : Number(r.duration_max),
     cost_sum: Number(r.cost_sum),
     cost_count: Number(r.cost_count),
     position_sum: Number(r.position_sum),

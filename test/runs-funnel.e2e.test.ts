@@ -63,6 +63,31 @@ describe('runs and funnels end to end', () => {
     expectFunnel(res.body, expectedPipelineFunnel(inRange))
   })
 
+  it('keeps funnel quantiles within the observed durations, from the rollup and from raw edge hours', async () => {
+    // Three runs whose one step each took exactly 100 ms: the 1 % histogram's bucket middle is
+    // 99.686, outside what was observed.
+    const t0 = base + 2 * HOUR
+    const events = [0, 1, 2].flatMap((i) => {
+      const runId = crypto.randomUUID()
+      const start = t0 + i * 1000
+      return [
+        { id: crypto.randomUUID(), type: 'run_start', timestamp: start, data: { run_id: runId, name: 'flat', started_at: start } },
+        {
+          id: crypto.randomUUID(), type: 'step_complete', timestamp: start + 100,
+          data: { step_id: crypto.randomUUID(), run_id: runId, name: 'only', type: 'logic', started_at: start, completed_at: start + 100 },
+        },
+      ]
+    })
+    expect((await sluice.post('/ingest', { key: project.ingest_key, body: { events } })).status).toBe(200)
+    await sluice.waitUntilProcessed()
+    for (const range of ['', `?from=${t0 + 500}&to=${t0 + HOUR}`]) {
+      const res = await sluice.get<Array<{ runs: number; p50_duration_ms: number; p95_duration_ms: number }>>(`/pipelines/flat/funnel${range}`, { key: project.query_key })
+      expect(res.status).toBe(200)
+      expect(res.body).toHaveLength(1)
+      expect(res.body[0]).toMatchObject({ runs: range ? 2 : 3, p50_duration_ms: 100, p95_duration_ms: 100 })
+    }
+  })
+
   it('lists runs newest first with Link paging that visits every run once', async () => {
     const seen: string[] = []
     let path: string | null = '/runs?name=recs&limit=7'

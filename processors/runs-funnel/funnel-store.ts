@@ -130,7 +130,7 @@ export function markerName(key: MarkerKey): string {
 
 export const ROLLUP_COLUMNS = [
   'project_id', 'pipeline', 'step_name', 'bucket', 'runs', 'counted', 'input_count', 'output_count', 'dropped', 'rejection_reasons',
-  'duration_histogram', 'cost_sum', 'cost_count', 'position_sum', 'max_offset',
+  'duration_histogram', 'duration_min', 'duration_max', 'cost_sum', 'cost_count', 'position_sum', 'max_offset',
 ] as const
 
 /** Folds contributions into one row per (project, pipeline, step, hour), in ROLLUP_COLUMNS order. */
@@ -154,6 +154,8 @@ export function rollupRows(contributions: readonly FunnelContribution[]): unknow
     acc.dropped,
     [[...acc.rejection_reasons.keys()], [...acc.rejection_reasons.values()]],
     [[...acc.duration_histogram.keys()], [...acc.duration_histogram.values()]],
+    acc.duration_min,
+    acc.duration_max,
     acc.cost_sum,
     acc.cost_count,
     acc.position_sum,
@@ -163,7 +165,7 @@ export function rollupRows(contributions: readonly FunnelContribution[]): unknow
 
 /** A batch marker: the rollup row with project_id = '' that says how far a partition is stored. */
 function markerRow(m: MarkerKey & { offset: number }): unknown[] {
-  return ['', '', markerName(m), 0, 0, 0, 0, 0, 0, [[], []], [[], []], 0, 0, 0, m.offset]
+  return ['', '', markerName(m), 0, 0, 0, 0, 0, 0, [[], []], [[], []], null, null, 0, 0, 0, m.offset]
 }
 
 function position(row: KafkaPosition): KafkaPosition {

@@ -15,18 +15,21 @@ export interface TcpProxy {
   url(target: string): string
   down(): Promise<void>
   up(): Promise<void>
+  /** New connections go to `next` (a restarted server on another port); open ones are cut. */
+  retarget(next: { host: string; port: number }): void
   close(): Promise<void>
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>()
+  let current = target
   let server: net.Server | null = null
   let port = 0
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = net.createServer((client) => {
-        const upstream = net.connect(target.port, target.host)
+        const upstream = net.connect(current.port, current.host)
         for (const sock of [client, upstream]) {
           sockets.add(sock)
           sock.on('close', () => sockets.delete(sock))
@@ -67,6 +70,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return u.toString()
     },
     down,
+    retarget(next) {
+      current = next
+      for (const sock of sockets) sock.destroy()
+      sockets.clear()
+    },
     up: async () => {
       if (!server) await listen()
     },
