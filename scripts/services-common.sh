@@ -130,9 +130,11 @@ port_busy() {
     done
     if [[ -z "$hint" && "$cmd" == *"/.sluice/"* ]]; then
       hint=" It looks like a Sluice service started by an older version of these scripts from another clone: stop it with that clone's scripts/services-down.sh."
+    elif [[ -z "$hint" && ("$cmd" == *"/sluice-postgres-"* || "$cmd" == *"/state/kafka-"*) ]]; then
+      hint=" It looks like the Sluice services of another user or another SLUICE_HOME: stop them with scripts/services-down.sh as that user, with that SLUICE_HOME."
     fi
   fi
-  die "$tag" "$what is in use by a process these scripts did not start$who, not by the Sluice $tag of this user on this port (state: $(service_dir "$tag" 2>/dev/null || echo "$SLUICE_STATE")).$hint Stop that process, or pick another port with $var=<port> (give the same variable to every command, e.g. $var=<port> npm test)."
+  die "$tag" "$what is in use by a process these scripts did not start$who: not by the Sluice $tag whose state is in $(service_dir "$tag" 2>/dev/null || echo "$SLUICE_STATE") (this user's, shared by all their clones).$hint Stop that process, or pick another port with $var=<port> (give the same variable to every command, e.g. $var=<port> npm test)."
 }
 
 # pid_cmdline_matches <pid> <substring>: guards against a recycled pid in a stale pid file.
