@@ -5,7 +5,8 @@
 #
 # The broker jars come from Maven Central (scripts/kafka/pom.xml) and are cached in
 # ${SLUICE_HOME:-~/.cache/sluice}/kafka-3.9.1/libs. Data, logs and the pid file live in
-# .sluice/kafka/. Idempotent: when the broker is already running this only prints the line.
+# ${SLUICE_HOME:-~/.cache/sluice}/state/kafka-<port>/, per user: every clone of the same user
+# reuses the same broker. Idempotent: when the broker is already running this only prints the line.
 #
 # Environment: SLUICE_KAFKA_PORT (19092), SLUICE_KAFKA_CONTROLLER_PORT (19093),
 # SLUICE_KAFKA_HEAP (512m), SLUICE_KAFKA_START_TIMEOUT seconds (90), SLUICE_HOME,
@@ -20,7 +21,7 @@ TAG=kafka
 KAFKA_VERSION=3.9.1
 KAFKA_HOME="$SLUICE_CACHE/kafka-$KAFKA_VERSION"
 LIBS="$KAFKA_HOME/libs"
-DIR="$SLUICE_STATE/kafka"
+DIR="$(service_dir kafka)"
 DATA="$DIR/data"
 LOGS="$DIR/logs"
 PIDFILE="$DIR/kafka.pid"
@@ -277,10 +278,10 @@ main() {
   fi
   rm -f "$PIDFILE"
   if port_open "$KAFKA_PORT"; then
-    die "$TAG" "127.0.0.1:$KAFKA_PORT is in use by a process this script did not start (no live pid in $PIDFILE); stop it or set SLUICE_KAFKA_PORT"
+    port_busy "$TAG" "$KAFKA_PORT" SLUICE_KAFKA_PORT
   fi
   if port_open "$KAFKA_CONTROLLER_PORT"; then
-    die "$TAG" "controller port 127.0.0.1:$KAFKA_CONTROLLER_PORT is in use; stop that process or set SLUICE_KAFKA_CONTROLLER_PORT"
+    port_busy "$TAG" "$KAFKA_CONTROLLER_PORT" SLUICE_KAFKA_CONTROLLER_PORT "controller port 127.0.0.1:$KAFKA_CONTROLLER_PORT"
   fi
   command -v java >/dev/null 2>&1 || apt_ensure "$TAG" openjdk-17-jre-headless
   fetch_jars

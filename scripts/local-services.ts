@@ -9,6 +9,8 @@
  *   node scripts/local-services.ts     # starts what is missing, prints the lines
  */
 import { spawn } from 'node:child_process'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export interface ServiceUrls {
@@ -17,7 +19,7 @@ export interface ServiceUrls {
   redisUrl: string
 }
 
-type ServiceName = 'kafka' | 'postgres' | 'redis'
+export type ServiceName = 'kafka' | 'postgres' | 'redis'
 
 const SERVICES: ReadonlyArray<{ name: ServiceName; envVar: string; key: keyof ServiceUrls }> = [
   { name: 'kafka', envVar: 'KAFKA_BROKERS', key: 'kafkaBrokers' },
@@ -26,6 +28,24 @@ const SERVICES: ReadonlyArray<{ name: ServiceName; envVar: string; key: keyof Se
 ]
 
 const SERVICES_UP = fileURLToPath(new URL('./services-up.sh', import.meta.url))
+
+const DEFAULT_PORTS: Record<ServiceName, { envVar: string; port: string }> = {
+  kafka: { envVar: 'SLUICE_KAFKA_PORT', port: '19092' },
+  postgres: { envVar: 'SLUICE_PG_PORT', port: '55432' },
+  redis: { envVar: 'SLUICE_REDIS_PORT', port: '56379' },
+}
+
+/** The per-user state directory of the local services: SLUICE_STATE in scripts/services-common.sh. */
+export function sluiceStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const home = env.SLUICE_HOME || join(env.HOME || homedir(), '.cache', 'sluice')
+  return join(home, 'state')
+}
+
+/** One service's state directory (pid file, data, logs): `service_dir` in scripts/services-common.sh. */
+export function serviceStateDir(service: ServiceName, env: NodeJS.ProcessEnv = process.env): string {
+  const { envVar, port } = DEFAULT_PORTS[service]
+  return join(sluiceStateDir(env), `${service}-${env[envVar] || port}`)
+}
 
 export async function ensureServices(env: NodeJS.ProcessEnv = process.env): Promise<ServiceUrls> {
   const given: Partial<ServiceUrls> = {}

@@ -4,9 +4,10 @@
 #   bash scripts/postgres-up.sh     -> stdout: DATABASE_URL=postgres://sluice:sluice@127.0.0.1:55432/sluice
 #
 # Installs the Debian `postgresql` package when no server binaries are found. The cluster lives in
-# .sluice/postgres/data (see pg_layout in services-common.sh for the exception), is owned by the
+# ${SLUICE_HOME:-~/.cache/sluice}/state/postgres-<port>/data, per user: every clone of the same
+# user reuses it (as root: in /var/tmp, see pg_layout in services-common.sh). It is owned by the
 # `postgres` OS user when run as root, listens on 127.0.0.1:${SLUICE_PG_PORT:-55432} and on a unix
-# socket in .sluice/postgres/run. Role `sluice` (password `sluice`, CREATEDB) owns database `sluice`.
+# socket in <that directory>/run. Role `sluice` (password `sluice`, CREATEDB) owns database `sluice`.
 # Idempotent. Does not touch the Debian-managed clusters (pg_ctlcluster / systemd).
 set -euo pipefail
 # shellcheck source=scripts/services-common.sh
@@ -94,8 +95,12 @@ main() {
   local t0
   t0="$(now_ms)"
   pg_layout
-  if [[ "$PG_BASE" != "$SLUICE_STATE/postgres" ]]; then
+  if [[ "$PG_BASE" != "$(service_dir postgres)" ]]; then
     log "$TAG" "the postgres user cannot reach $SLUICE_STATE; the cluster lives in $PG_BASE"
+  fi
+  # No cluster yet, so nothing of ours can be listening: fail before a useless initdb.
+  if [[ ! -f "$PG_DATA/PG_VERSION" ]] && port_open "$PG_PORT"; then
+    port_busy "$TAG" "$PG_PORT" SLUICE_PG_PORT
   fi
   choose_bindir
   mkdir -p "$PG_BASE" "$PG_SOCK"
@@ -112,7 +117,7 @@ main() {
     return 0
   fi
   if port_open "$PG_PORT"; then
-    die "$TAG" "127.0.0.1:$PG_PORT is in use by a process this script did not start; stop it or set SLUICE_PG_PORT"
+    port_busy "$TAG" "$PG_PORT" SLUICE_PG_PORT
   fi
   write_runtime_conf
   log "$TAG" "starting on 127.0.0.1:$PG_PORT"

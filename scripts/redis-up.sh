@@ -5,13 +5,14 @@
 #
 # Installs the Debian `redis-server` package when `redis-server` is not on PATH, but never uses
 # the Debian service: this is a separate daemon on 127.0.0.1:${SLUICE_REDIS_PORT:-56379} with
-# its data, log and pid file in .sluice/redis/. Idempotent.
+# its data, log and pid file in ${SLUICE_HOME:-~/.cache/sluice}/state/redis-<port>/, per user:
+# every clone of the same user reuses the same server. Idempotent.
 set -euo pipefail
 # shellcheck source=scripts/services-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/services-common.sh"
 
 TAG=redis
-DIR="$SLUICE_STATE/redis"
+DIR="$(service_dir redis)"
 PIDFILE="$DIR/redis.pid"
 LOGFILE="$DIR/redis.log"
 START_TIMEOUT="${SLUICE_REDIS_START_TIMEOUT:-20}"
@@ -37,7 +38,7 @@ main() {
     return 0
   fi
   if port_open "$REDIS_PORT"; then
-    die "$TAG" "127.0.0.1:$REDIS_PORT is in use by a process this script did not start (no live pid in $PIDFILE); stop it or set SLUICE_REDIS_PORT"
+    port_busy "$TAG" "$REDIS_PORT" SLUICE_REDIS_PORT
   fi
   command -v redis-server >/dev/null 2>&1 || apt_ensure "$TAG" redis-server
   command -v redis-server >/dev/null 2>&1 || die "$TAG" "redis-server still not on PATH after installing it"

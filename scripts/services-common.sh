@@ -5,14 +5,48 @@
 # stdout is its connection line (KAFKA_BROKERS=..., DATABASE_URL=..., REDIS_URL=...), which
 # scripts/services-up.sh collects.
 
+#
+# Where things live:
+#   $SLUICE_CACHE (${SLUICE_HOME:-~/.cache/sluice})    per user: Node, the Kafka jars
+#   $SLUICE_STATE ($SLUICE_CACHE/state)                per user: the services' pid files, data,
+#       logs and locks, one directory per service and port (kafka-19092/, postgres-55432/,
+#       redis-56379/), so every clone of the same user finds, reuses and stops the same running
+#       services, and the locks serialise clones too. Another port is another instance.
+#   $SLUICE_LOCAL ($SLUICE_ROOT/.sluice)               per clone: the tests' embedded ClickHouse,
+#       the CI log. Older versions of these scripts kept the services' state there too
+#       (services-down.sh still stops such services, see legacy_pid).
+
 SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SLUICE_STATE="$SLUICE_ROOT/.sluice"
+SLUICE_LOCAL="$SLUICE_ROOT/.sluice"
 SLUICE_CACHE="${SLUICE_HOME:-$HOME/.cache/sluice}"
+SLUICE_STATE="$SLUICE_CACHE/state"
 
 KAFKA_PORT="${SLUICE_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${SLUICE_KAFKA_CONTROLLER_PORT:-19093}"
 PG_PORT="${SLUICE_PG_PORT:-55432}"
 REDIS_PORT="${SLUICE_REDIS_PORT:-56379}"
+
+# service_port <service>: the port it listens on.  service_port_var <service>: the variable
+# that sets it.  service_dir <service>: its state directory (pid file, data, logs).
+service_port() {
+  case "$1" in
+    kafka) echo "$KAFKA_PORT" ;;
+    postgres) echo "$PG_PORT" ;;
+    redis) echo "$REDIS_PORT" ;;
+    *) return 1 ;;
+  esac
+}
+service_port_var() {
+  case "$1" in
+    kafka) echo SLUICE_KAFKA_PORT ;;
+    postgres) echo SLUICE_PG_PORT ;;
+    redis) echo SLUICE_REDIS_PORT ;;
+    *) return 1 ;;
+  esac
+}
+service_dir() {
+  printf '%s/%s-%s\n' "$SLUICE_STATE" "$1" "$(service_port "$1")"
+}
 
 # log <tag> <message...>
 log() {
@@ -47,6 +81,60 @@ pid_from_file() {
   [[ -n "$pid" ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
   printf '%s\n' "$pid"
+}
+
+# port_pid <port>: the pid listening on 127.0.0.1:<port>, when `ss` can tell (as root always; as
+# another user only for its own processes).
+port_pid() {
+  command -v ss >/dev/null 2>&1 || return 1
+  ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 | grep .
+}
+
+# legacy_pid <service>: the pid of a live <service> that an older version of these scripts
+# started from this clone (state in $SLUICE_LOCAL), if there is one.
+legacy_pid() {
+  local pid
+  case "$1" in
+    kafka) pid="$(pid_from_file "$SLUICE_LOCAL/kafka/kafka.pid")" && pid_cmdline_matches "$pid" kafka.Kafka || return 1 ;;
+    redis) pid="$(pid_from_file "$SLUICE_LOCAL/redis/redis.pid")" && pid_cmdline_matches "$pid" redis-server || return 1 ;;
+    postgres)
+      local hash file
+      hash="$(printf '%s' "$SLUICE_ROOT" | cksum | cut -d' ' -f1)"
+      for file in "$SLUICE_LOCAL/postgres/data/postmaster.pid" "/var/tmp/sluice-postgres-$hash/data/postmaster.pid"; do
+        pid="$(pid_from_file "$file")" && pid_cmdline_matches "$pid" postgres && break
+        pid=""
+      done
+      [[ -n "$pid" ]] || return 1
+      ;;
+    *) return 1 ;;
+  esac
+  printf '%s\n' "$pid"
+}
+
+# port_busy <tag> <port> <variable> [what]: dies saying who holds the port (when that can be
+# told) and which variable picks another one. For a port in use that is not one of the Sluice
+# services in $SLUICE_STATE: another user's, an unknown process, or one started by older scripts.
+port_busy() {
+  local tag="$1" port="$2" var="$3" what="${4:-127.0.0.1:$2}" pid who="" hint="" user cmd s lp
+  if pid="$(port_pid "$port")"; then
+    user="$(ps -o user= -p "$pid" 2>/dev/null | tr -d ' ')"
+    cmd="$(tr '\0\n' '  ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+    cmd="${cmd%"${cmd##*[![:space:]]}"}" # trailing blanks (redis pads its title)
+    # A JVM's command line is long: its program and its last argument (Kafka: its config file).
+    ((${#cmd} <= 160)) || cmd="${cmd%% *} … ${cmd##* }"
+    who=" (pid $pid${user:+, user $user}${cmd:+: $cmd})"
+    for s in kafka postgres redis; do
+      if lp="$(legacy_pid "$s")" && [[ "$lp" == "$pid" ]]; then
+        hint=" It is a $s started by an older version of these scripts from this clone (state in $SLUICE_LOCAL): stop it once with scripts/services-down.sh, then start again."
+      fi
+    done
+    if [[ -z "$hint" && "$cmd" == *"/.sluice/"* ]]; then
+      hint=" It looks like a Sluice service started by an older version of these scripts from another clone: stop it with that clone's scripts/services-down.sh."
+    elif [[ -z "$hint" && ("$cmd" == *"/sluice-postgres-"* || "$cmd" == *"/state/kafka-"*) ]]; then
+      hint=" It looks like the Sluice services of another user or another SLUICE_HOME: stop them with scripts/services-down.sh as that user, with that SLUICE_HOME."
+    fi
+  fi
+  die "$tag" "$what is in use by a process these scripts did not start$who: not by the Sluice $tag whose state is in $(service_dir "$tag" 2>/dev/null || echo "$SLUICE_STATE") (this user's, shared by all their clones).$hint Stop that process, or pick another port with $var=<port> (give the same variable to every command, e.g. $var=<port> npm test)."
 }
 
 # pid_cmdline_matches <pid> <substring>: guards against a recycled pid in a stale pid file.
@@ -88,7 +176,7 @@ apt_ensure() {
   fi
   log "$tag" "installing $* with apt-get"
   # Several *-up.sh scripts may run at once (services-up.sh starts them in parallel): serialise.
-  mkdir -p "$SLUICE_STATE"
+  mkdir -p "$SLUICE_STATE/locks"
   (
     if command -v flock >/dev/null 2>&1; then
       flock -w 600 9 || die "$tag" "timed out waiting for the apt lock"
@@ -108,7 +196,7 @@ apt_ensure() {
       die "$tag" "apt-get install ${todo[*]} failed (log: $aptlog)"
     fi
     log "$tag" "installed ${todo[*]} in $(($(now_ms) - t0)) ms (log: $aptlog)"
-  ) 9>"$SLUICE_STATE/apt.lock"
+  ) 9>"$SLUICE_STATE/locks/apt.lock"
 }
 
 # postgres_bindir: prints the newest /usr/lib/postgresql/<v>/bin that has a postgres binary.
@@ -141,28 +229,31 @@ missing_packages() {
   esac
 }
 
-# with_lock <name> <command...>: runs the command holding .sluice/<name>.lock so that two
-# concurrent `*-up.sh` runs (e.g. a pre-warm and a test run) do not both start a server.
+# with_lock <service> <command...>: runs the command holding $SLUICE_STATE/locks/<service>-<port>.lock
+# so that two concurrent `*-up.sh` runs (a pre-warm and a test run, or two clones) do not both
+# start a server, and services-down.sh never stops one while it is starting.
 with_lock() {
-  local name="$1"
+  local name="$1" lock
   shift
-  mkdir -p "$SLUICE_STATE"
+  lock="$SLUICE_STATE/locks/$name-$(service_port "$name").lock"
+  mkdir -p "$SLUICE_STATE/locks"
   (
     if command -v flock >/dev/null 2>&1; then
-      flock -w 600 9 || die "$name" "timed out waiting for $SLUICE_STATE/$name.lock"
+      flock -w 600 9 || die "$name" "timed out waiting for $lock"
     fi
     "$@"
-  ) 9>"$SLUICE_STATE/$name.lock"
+  ) 9>"$lock"
 }
 
 # pg_layout: sets PG_BASE, PG_DATA, PG_SOCK, PG_LOG and AS_PG (command prefix that runs a
 # command as the cluster's OS user). Postgres refuses to run as root, so as root the cluster is
-# owned by the `postgres` user, which must be able to reach the directory: a checkout under
-# /root (mode 700) is not reachable, and then the cluster lives in /var/tmp instead.
+# owned by the `postgres` user, which must be able to reach the directory: a state directory
+# under /root/.cache (mode 700) is not reachable, and then the cluster lives in /var/tmp instead,
+# in a directory named after the state directory (so per user and port, the same for every clone).
 pg_layout() {
   local hash
-  hash="$(printf '%s' "$SLUICE_ROOT" | cksum | cut -d' ' -f1)"
-  PG_BASE="$SLUICE_STATE/postgres"
+  PG_BASE="$(service_dir postgres)"
+  hash="$(printf '%s' "$PG_BASE" | cksum | cut -d' ' -f1)"
   AS_PG=()
   if ((EUID == 0)); then
     id postgres >/dev/null 2>&1 || die postgres "the 'postgres' OS user does not exist (apt-get install postgresql creates it)"

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317 # the stop_* functions are called indirectly ("stop_$s")
 # Stops the local services started by scripts/services-up.sh (or kafka-up.sh, postgres-up.sh,
-# redis-up.sh). Data in .sluice/ is kept. Idempotent.
+# redis-up.sh) on the ports of this environment (SLUICE_KAFKA_PORT, SLUICE_PG_PORT,
+# SLUICE_REDIS_PORT), for this user (SLUICE_HOME): those are shared by every clone of the user,
+# so this stops them for all of them. Their data (in ${SLUICE_HOME:-~/.cache/sluice}/state/) is
+# kept. Idempotent.
 #
 #   bash scripts/services-down.sh [kafka] [postgres] [redis]     (no argument: all three)
+#
+# It also stops a service an older version of these scripts started from this clone (state in
+# .sluice/ of the clone) that still listens on the port.
 #
 # Kafka and Redis get SIGTERM, then SIGKILL if still alive after a grace period; Postgres is
 # stopped with `pg_ctl stop -m fast` (its SIGTERM would wait for clients to disconnect), then
@@ -14,8 +20,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/services-common.sh"
 
 ALL=(kafka postgres redis)
 
+# stop_legacy <service> <signal>: stops what older scripts started from this clone, if it still
+# listens on this environment's port.
+stop_legacy() {
+  local s="$1" sig="$2" pid
+  pid="$(legacy_pid "$s")" || return 0
+  [[ "$(port_pid "$(service_port "$s")" || true)" == "$pid" ]] || return 0
+  log "$s" "stopping pid $pid, started by an older version of these scripts (state in $SLUICE_LOCAL/)"
+  stop_pid "$s" "$pid" 30 "$sig"
+}
+
 stop_kafka() {
-  local pidfile="$SLUICE_STATE/kafka/kafka.pid" pid
+  stop_legacy kafka TERM
+  local pidfile pid
+  pidfile="$(service_dir kafka)/kafka.pid"
   if pid="$(pid_from_file "$pidfile")" && pid_cmdline_matches "$pid" kafka.Kafka; then
     log kafka "stopping (pid $pid)"
     # A controlled shutdown takes 1-3 s; the CDS archive (kafka-up.sh) is written at exit.
@@ -28,6 +46,7 @@ stop_kafka() {
 }
 
 stop_postgres() {
+  stop_legacy postgres INT # SIGINT = fast shutdown
   local bindir pid
   pg_layout
   if [[ ! -f "$PG_DATA/postmaster.pid" ]]; then
@@ -51,7 +70,9 @@ stop_postgres() {
 }
 
 stop_redis() {
-  local pidfile="$SLUICE_STATE/redis/redis.pid" pid
+  stop_legacy redis TERM
+  local pidfile pid
+  pidfile="$(service_dir redis)/redis.pid"
   if pid="$(pid_from_file "$pidfile")" && pid_cmdline_matches "$pid" redis-server; then
     log redis "stopping (pid $pid)"
     stop_pid redis "$pid" 30 # SIGTERM: Redis saves its snapshot (if due) and exits

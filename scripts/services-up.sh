@@ -9,7 +9,9 @@
 #   REDIS_URL=redis://127.0.0.1:56379
 # Progress goes to stderr. Idempotent: running services are left alone (a warm run takes well
 # under a second). Ports: SLUICE_KAFKA_PORT, SLUICE_PG_PORT, SLUICE_REDIS_PORT.
-# Stop everything with scripts/services-down.sh.
+# State (pid files, data, logs, locks) is per user, in ${SLUICE_HOME:-~/.cache/sluice}/state/,
+# one directory per service and port: every clone of the same user reuses the same services.
+# Stop everything with scripts/services-down.sh (from any clone, with the same ports).
 set -euo pipefail
 # shellcheck source=scripts/services-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/services-common.sh"

@@ -5,15 +5,23 @@
  * and REDIS_URL — then every role (ingest, processors, query API) on PORT (8000), with ClickHouse
  * embedded unless CLICKHOUSE_URL is set. Prints the URL, the admin token and a curl to start from.
  * Ctrl-C stops it cleanly.
+ *
+ * Its embedded ClickHouse (unless SLUICE_CHDB_PATH is set) and its admin token live beside the
+ * services' state, per user: `${SLUICE_HOME:-~/.cache/sluice}/state/stack/`. Postgres (projects,
+ * keys, rules) and Kafka (events, the processors' offsets) are shared by every clone of the user,
+ * so the ClickHouse the processors write to is too; a per-clone one would hold only part of the
+ * runs that the shared offsets say were stored.
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { ConfigError, loadConfig } from '../lib/config.ts'
 import { startSluice } from '../server.ts'
 import { VERSIONS } from '../lib/version.ts'
-import { ensureServices } from './local-services.ts'
+import { ensureServices, sluiceStateDir } from './local-services.ts'
 
-const TOKEN_FILE = '.sluice/admin-token'
+const STACK_DIR = join(sluiceStateDir(), 'stack')
+const TOKEN_FILE = join(STACK_DIR, 'admin-token')
 
 async function main(): Promise<void> {
   const urls = await ensureServices(process.env)
@@ -26,6 +34,7 @@ async function main(): Promise<void> {
       DATABASE_URL: urls.databaseUrl,
       REDIS_URL: urls.redisUrl,
       SLUICE_ADMIN_TOKEN: adminToken,
+      SLUICE_CHDB_PATH: process.env.SLUICE_CHDB_PATH || join(STACK_DIR, 'chdb'),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     })
   } catch (err) {
@@ -62,7 +71,7 @@ Health ${base}/ready · metrics ${base}/metrics · Ctrl-C to stop.
 
 function keptAdminToken(): string {
   if (existsSync(TOKEN_FILE)) return readFileSync(TOKEN_FILE, 'utf8').trim()
-  mkdirSync('.sluice', { recursive: true })
+  mkdirSync(dirname(TOKEN_FILE), { recursive: true })
   const token = `sl_admin_${randomBytes(24).toString('base64url')}`
   writeFileSync(TOKEN_FILE, `${token}\n`, { mode: 0o600 })
   return token

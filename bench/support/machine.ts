@@ -5,10 +5,13 @@
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { serviceStateDir } from '../../scripts/local-services.ts'
 
 const KAFKA_UP = fileURLToPath(new URL('../../scripts/kafka-up.sh', import.meta.url))
-const KAFKA_PID_FILE = fileURLToPath(new URL('../../.sluice/kafka/kafka.pid', import.meta.url))
+/** Per user, shared by every clone (scripts/services-common.sh). */
+const KAFKA_PID_FILE = join(serviceStateDir('kafka'), 'kafka.pid')
 
 export function describeMachine(options: { externalKafka: boolean }): string[] {
   const cpus = os.cpus()
