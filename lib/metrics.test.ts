@@ -15,7 +15,7 @@ describe('metrics', () => {
     const names = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => ({ name: m[1]!, type: m[2]! }))
     expect(names.length).toBeGreaterThan(10)
     for (const { name, type } of names) {
-      expect(name).toMatch(/^(sluice_|http_request_duration_seconds$|kafka_consumergroup_lag$)/)
+      expect(name).toMatch(/^(sluice_|http_request_duration_seconds$|kafka_consumergroup_(lag|current_offset)$)/)
       if (type === 'counter') expect(name).toMatch(/_total$/)
       else expect(name).not.toMatch(/_total$/)
     }
