@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from './metrics.ts'
 
@@ -19,5 +20,12 @@ describe('metrics', () => {
       if (type === 'counter') expect(name).toMatch(/_total$/)
       else expect(name).not.toMatch(/_total$/)
     }
+  })
+
+  it('lists every Sluice metric in docs/metrics.md', async () => {
+    const docs = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8')
+    const text = await createMetrics({ defaultMetrics: false }).registry.metrics()
+    const names = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!)
+    expect(names.filter((name) => !docs.includes(`| \`${name}\` |`))).toEqual([])
   })
 })

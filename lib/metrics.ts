@@ -22,7 +22,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     ingestEvents: new Counter({
       name: 'sluice_ingest_events_total',
-      help: 'Events seen by /ingest, by type and result (accepted, invalid, rejected)',
+      help: 'Events seen by /ingest and POST /api/logs, by type and result (accepted, invalid, rate_limited, unavailable)',
       labelNames: ['type', 'result'] as const,
       registers,
     }),
