@@ -72,7 +72,8 @@ describe('deploy/prometheus and deploy/grafana against a real Prometheus', () =>
       20_000,
       () => `Prometheus did not see ${needed.join(', ')} twice`,
     )
-  })
+    // The first run on a fresh machine may install the prometheus package.
+  }, 600_000)
 
   afterAll(async () => {
     await prom?.close()
