@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { Services } from '../lib/services.ts'
 import { createRoleApp } from '../lib/http/create-role-app.ts'
 import { createBatchAcceptor } from './batch-acceptor.ts'
+import { INGEST_ROUTES, ingestOutcome } from './ingest-outcome.ts'
 import { registerJsonBodyParser } from './json-body-parser.ts'
 import { createRateLimiter } from './rate-limiter.ts'
 import { ingestRoute } from './routes/ingest-route.ts'
@@ -35,6 +36,9 @@ export const ingestRoutes: FastifyPluginAsync<{ services: Services }> = async (a
     rateLimiter: createRateLimiter({ redis: services.redis, eventsPerSecond: config.limits.rateLimitEventsPerSecond, metrics, logger }),
     metrics,
     logger,
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    if (INGEST_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) metrics.ingestRequests.inc({ outcome: ingestOutcome(reply.statusCode) })
   })
   await app.register(ingestRoute, { accept })
   await app.register(logsRoute, { accept })

@@ -311,10 +311,11 @@ describe('an ingest Sluice with the default limits', () => {
       expect(res.body).toEqual({ status: 'ok', checks: { kafka: 'ok', postgres: 'ok', redis: 'ok', clickhouse: 'unused' }, processors: [] })
     })
 
-    it('/metrics has the HTTP histogram for /ingest and counts ingest outcomes', async () => {
+    it('/metrics has the HTTP histogram for /ingest and counts ingest outcomes (sluice_ingest_requests_total was never counted)', async () => {
       const before = await sluice.get<string>('/metrics')
       expect((await sluice.post('/ingest', { key: project.ingest_key, body: { events: goodEvents(3) } })).status).toBe(200)
       expect((await sluice.post('/ingest', { key: project.ingest_key, body: { events: [{ type: 'nope', data: {} }, ...goodEvents(1)] } })).status).toBe(207)
+      expect((await sluice.post('/ingest', { key: 'sl_ingest_not-a-key', body: { events: goodEvents(1) } })).status).toBe(401)
       const after = await sluice.get<string>('/metrics')
       expect(after.status).toBe(200)
       expect(after.headers.get('content-type')).toMatch(/^text\/plain/)
@@ -323,6 +324,10 @@ describe('an ingest Sluice with the default limits', () => {
       expect(delta('http_request_duration_seconds_count{method="POST",route="/ingest",status_code="207"}')).toBe(1)
       expect(delta('sluice_ingest_events_total{type="run_start",result="accepted"}')).toBe(4)
       expect(delta('sluice_ingest_events_total{type="unknown",result="invalid"}')).toBe(1)
+      expect(delta('sluice_ingest_requests_total{outcome="ok"}')).toBe(1)
+      expect(delta('sluice_ingest_requests_total{outcome="partial"}')).toBe(1)
+      expect(delta('sluice_ingest_requests_total{outcome="unauthorized"}')).toBe(1)
+      expect(after.body).toMatch(/^sluice_ready 1$/m)
     })
   })
 })
@@ -467,6 +472,7 @@ describe('POST /ingest: broker unavailable', () => {
     expect((await sluice.get('/health')).status).toBe(200)
     const metrics = await sluice.get<string>('/metrics')
     expect(metrics.body).toMatch(/^sluice_ingest_events_total\{type="run_start",result="unavailable"\} 3$/m)
+    expect(metrics.body).toMatch(/^sluice_ingest_requests_total\{outcome="unavailable"\} 1$/m)
   })
 })
 

@@ -103,6 +103,9 @@ export const envSchema = z.object({
 
 export type Env = z.input<typeof envSchema>
 
+/** Every environment variable Sluice reads (docker-compose.yml and the Dockerfile set only these). */
+export const ENV_VARS: readonly string[] = Object.freeze(Object.keys(envSchema.shape))
+
 export interface Config {
   port: number
   host: string

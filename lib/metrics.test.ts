@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from './metrics.ts'
 
@@ -15,9 +16,16 @@ describe('metrics', () => {
     const names = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => ({ name: m[1]!, type: m[2]! }))
     expect(names.length).toBeGreaterThan(10)
     for (const { name, type } of names) {
-      expect(name).toMatch(/^(sluice_|http_request_duration_seconds$|kafka_consumergroup_lag$)/)
+      expect(name).toMatch(/^(sluice_|http_request_duration_seconds$|kafka_consumergroup_(lag|current_offset)$)/)
       if (type === 'counter') expect(name).toMatch(/_total$/)
       else expect(name).not.toMatch(/_total$/)
     }
+  })
+
+  it('lists every Sluice metric in docs/metrics.md', async () => {
+    const docs = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8')
+    const text = await createMetrics({ defaultMetrics: false }).registry.metrics()
+    const names = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!)
+    expect(names.filter((name) => !docs.includes(`| \`${name}\` |`))).toEqual([])
   })
 })

@@ -22,13 +22,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     ingestEvents: new Counter({
       name: 'sluice_ingest_events_total',
-      help: 'Events seen by /ingest, by type and result (accepted, invalid, rejected)',
+      help: 'Events seen by /ingest and POST /api/logs, by type and result (accepted, invalid, rate_limited, unavailable)',
       labelNames: ['type', 'result'] as const,
       registers,
     }),
     ingestRequests: new Counter({
       name: 'sluice_ingest_requests_total',
-      help: 'Ingest requests by outcome (ok, partial, invalid, too_large, unauthorized, rate_limited, unavailable)',
+      help: 'Answers of POST /ingest and POST /api/logs by outcome (ok, partial, invalid, too_large, unauthorized, rate_limited, unavailable, error)',
       labelNames: ['outcome'] as const,
       registers,
     }),
@@ -75,6 +75,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       name: 'kafka_consumergroup_lag',
       help: 'Messages not yet processed, by consumer group, topic and partition (end offset minus committed offset)',
       labelNames: ['group', 'topic', 'partition'] as const,
+      registers,
+    }),
+    // kafka_exporter's name, so its "offset not moving" alerts and dashboards apply as they are.
+    consumerOffset: new Gauge({
+      name: 'kafka_consumergroup_current_offset',
+      help: 'Committed offset, by consumer group, topic and partition (a stalled group stops moving it while lag > 0)',
+      labelNames: ['group', 'topic', 'partition'] as const,
+      registers,
+    }),
+    ready: new Gauge({
+      name: 'sluice_ready',
+      help: '1 when /ready would answer 200 (dependencies and processors ok), else 0; refreshed by /ready and every scrape',
       registers,
     }),
     rulesEvaluated: new Counter({

@@ -226,6 +226,9 @@ missing_packages() {
       ;;
     postgres) postgres_bindir >/dev/null || echo postgresql ;;
     redis) command -v redis-server >/dev/null 2>&1 || echo redis-server ;;
+    # Not a service Sluice needs: test/prometheus.e2e.test.ts runs a real Prometheus (and promtool,
+    # from the same package) against deploy/prometheus.
+    prometheus) command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || echo prometheus ;;
   esac
 }
 

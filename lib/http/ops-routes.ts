@@ -21,22 +21,34 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { ser
   app.get('/health', async () => ({ status: 'ok', version: VERSIONS }))
 
   app.get('/ready', async (_request, reply) => {
-    const checks = await checkDependencies(services)
-    const processors = processorLiveness()
-    const ok = Object.values(checks).every((c) => c === 'ok' || c === 'unused') && processors.every((p) => p.state === 'ok')
+    const { ok, checks, processors } = await readiness()
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks, processors })
   })
 
   app.get('/metrics', async (_request, reply) => {
-    await refreshLag().catch((err: unknown) => app.log.warn({ err }, 'could not read consumer lag'))
+    // Prometheus scrapes /metrics, not /ready: sluice_ready is refreshed here too, so an alert on it
+    // sees what /ready would answer now.
+    await Promise.all([refreshLag().catch((err: unknown) => app.log.warn({ err }, 'could not read consumer lag')), readiness()])
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 
   app.get('/api/ops/lag', { onRequest: app.requireKey('admin') }, async () => refreshLag())
 
+  async function readiness() {
+    const checks = await checkDependencies(services)
+    const processors = processorLiveness()
+    const ok = Object.values(checks).every((c) => c === 'ok' || c === 'unused') && processors.every((p) => p.state === 'ok')
+    metrics.ready.set(ok ? 1 : 0)
+    return { ok, checks, processors }
+  }
+
   async function refreshLag() {
     const rows = await fetchConsumerLag(services.admin, consumerGroups)
-    for (const r of rows) metrics.consumerLag.set({ group: r.group, topic: r.topic, partition: String(r.partition) }, r.lag)
+    for (const r of rows) {
+      const labels = { group: r.group, topic: r.topic, partition: String(r.partition) }
+      metrics.consumerLag.set(labels, r.lag)
+      metrics.consumerOffset.set(labels, r.committed_offset)
+    }
     return rows
   }
 }
