@@ -12,6 +12,12 @@ export function createPgPool(options: { url: string; max?: number }): pg.Pool {
   })
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => {})
+  // TRICKY: a client checked out of the pool (a transaction between two statements) whose
+  // connection drops emits 'error' on itself, not on the pool, and with no listener that error
+  // would end the process. The caller's next query on it fails instead, and is handled there.
+  pool.on('connect', (client) => {
+    client.on('error', () => {})
+  })
   return pool
 }
 

@@ -86,6 +86,8 @@ export function loopbackOnlyConnect(connected: string[]): PinnedConnect {
 
 export interface TestDatabase {
   pg: PgPool
+  /** Its connection URL, for a second pool (e.g. through a proxy). */
+  url: string
   drop(): Promise<void>
 }
 
@@ -100,6 +102,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await runMigrations({ pg, clickhouse: undefined, clickhouseDatabase: 'x', logger: createLogger({ level: 'silent' }) })
   return {
     pg,
+    url: url.toString(),
     async drop() {
       await pg.end()
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)

@@ -31,6 +31,8 @@ export interface WebhookDispatcherOptions {
   owner?: string
   /** Deliveries sent at once (default 4). */
   concurrency?: number
+  /** How long a claimed delivery is this instance's (default: `leaseMsFor(config.timeoutMs)`); tests shorten it. */
+  leaseMs?: number
   /** Overrides the backoff of `config` (tests inject `random`). */
   backoff?: Partial<BackoffOptions>
   /** Name resolution (default: the system resolver); tests map names to loopback. */
@@ -80,7 +82,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   const owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY)
   const backoff: Partial<BackoffOptions> = { baseMs: config.backoffBaseMs, capMs: config.backoffMaxMs, ...options.backoff }
-  const leaseMs = leaseMsFor(config.timeoutMs)
+  const leaseMs = options.leaseMs ?? leaseMsFor(config.timeoutMs)
   const store = createDeliveryStore({ pg: options.pg })
   const logger = options.logger.child({ component: 'webhook-dispatcher', owner })
   const sendOptions: SendOptions = {
@@ -97,6 +99,24 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   let sleeping: { timer: NodeJS.Timeout; resolve: () => void } | undefined
   let wokenEarly = false
   let lagCheckedAt = 0
+  // TRICKY: attempts that were sent but could not be recorded (Postgres did not answer). They are
+  // recorded again before anything else is claimed, and a delivery among them that this dispatcher
+  // claims again (its lease expired meanwhile) is not sent again: the receiver has it already.
+  const unrecorded = new Map<string, { record: AttemptRecord; fields: Record<string, unknown> }>()
+
+  async function recordUnrecorded(): Promise<void> {
+    for (const [id, { record, fields }] of unrecorded) {
+      let recorded: boolean
+      try {
+        recorded = await store.recordAttempt(owner, record)
+      } catch {
+        return // still not answering; the next poll tries again
+      }
+      unrecorded.delete(id)
+      if (recorded) logger.info(fields, 'webhook attempt recorded once Postgres answered again')
+      else logger.warn(fields, 'webhook attempt not recorded: the lease passed to another dispatcher, or the delivery was deleted')
+    }
+  }
 
   async function deliver(d: ClaimedDelivery): Promise<AttemptOutcome> {
     const attempt = d.attempts + 1
@@ -137,7 +157,8 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
         return next.outcome
       }
     } catch (err) {
-      logger.error({ ...fields, err }, 'webhook attempt not recorded; it will be retried when the lease expires')
+      unrecorded.set(d.id, { record, fields })
+      logger.error({ ...fields, err }, 'webhook attempt sent but not recorded; recording it again until Postgres answers (it is not sent again)')
       return next.outcome
     }
     if (next.outcome === 'succeeded') logger.info(fields, 'webhook delivered')
@@ -196,11 +217,12 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     while (running) {
       let slotsFull = false
       try {
+        await recordUnrecorded()
         await refreshLag(false)
         const free = concurrency - inFlight.size
         if (free > 0) {
           const claimed = await store.claimDue(owner, free, leaseMs)
-          for (const d of claimed) track(deliver(d))
+          for (const d of claimed) if (!unrecorded.has(d.id)) track(deliver(d))
           // As many as asked for: more may be due, so claim again as soon as a slot frees.
           slotsFull = claimed.length === free
         } else {
@@ -235,8 +257,9 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       logger.info('webhook dispatcher stopped')
     },
     async runOnce() {
+      await recordUnrecorded()
       await refreshLag(true)
-      const claimed = await store.claimDue(owner, concurrency, leaseMs)
+      const claimed = (await store.claimDue(owner, concurrency, leaseMs)).filter((d) => !unrecorded.has(d.id))
       const outcomes: RunSummary['outcomes'] = { succeeded: 0, retry: 0, failed: 0, refused: 0 }
       for (const outcome of await Promise.all(claimed.map(deliver))) outcomes[outcome] += 1
       return { claimed: claimed.length, outcomes }
