@@ -50,9 +50,14 @@ describe('Redis unreachable', () => {
       { id: randomUUID(), type: 'run_start', timestamp: t0, data: { run_id: runId, name: 'slow', started_at: t0 } },
       { id: randomUUID(), type: 'run_complete', timestamp: t0 + 90_000, data: { run_id: runId, status: 'completed', completed_at: t0 + 90_000 } },
     ]
-    const res = await ingest.post<{ processed: number }>('/ingest', { key: project.ingest_key, body: { events } })
-    expect(res.status).toBe(200)
-    expect(res.body.processed).toBe(2)
+    // The start alone first, so the processor handles it in a fetch of its own while Redis is away
+    // (a regression: a pipeline's failed SET used to pass unnoticed, and the start was lost).
+    for (const event of events) {
+      const res = await ingest.post<{ processed: number }>('/ingest', { key: project.ingest_key, body: { events: [event] } })
+      expect(res.status).toBe(200)
+      expect(res.body.processed).toBe(1)
+      await new Promise((r) => setTimeout(r, 1_500))
+    }
     expect((await ingest.get<string>('/metrics')).body).toMatch(/^sluice_rate_limiter_errors_total [1-9]/m)
 
     await new Promise((r) => setTimeout(r, 3_000))

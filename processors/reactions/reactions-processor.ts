@@ -52,7 +52,12 @@ export function createReactionsHandler(deps: {
       pipeline.set(runStartKey(e.project_id, e.payload.run_id), String(e.payload.started_at ?? e.timestamp), 'EX', RUN_START_TTL_SECONDS)
       n++
     }
-    if (n > 0) await pipeline.exec()
+    if (n === 0) return
+    // TRICKY: a pipeline resolves even when its commands failed (Redis unreachable): each result
+    // carries its own error. A start not remembered would silently make duration rules miss.
+    const results = (await pipeline.exec()) ?? []
+    const failed = results.find(([err]) => err)
+    if (failed) throw failed[0]
   }
 
   async function runStartsOf(events: readonly PositionedEvent[], ruleSet: RuleSet): Promise<Map<string, number>> {
