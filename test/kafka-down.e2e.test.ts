@@ -6,21 +6,11 @@
  * every acknowledged event is stored, none twice.
  */
 import { spawn } from 'node:child_process'
-import net from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { generateRun, prng } from './fixtures/pipeline-runs.ts'
+import { freePort } from './helpers/free-port.ts'
 import { ADMIN_TOKEN, startTestSluice, type TestSluice } from './helpers/test-sluice.ts'
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
 
 function script(name: string, env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {

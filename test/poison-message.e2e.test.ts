@@ -11,9 +11,8 @@ import type { EventEnvelope } from '../lib/event-types.ts'
 import { EVENT_TYPE_HEADER } from '../lib/kafka/headers.ts'
 import { testServices } from './helpers/services.ts'
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts'
-import { ADMIN_TOKEN, sluiceClient, startTestSluice, testEnv, type TestSluice } from './helpers/test-sluice.ts'
-import { loadConfig } from '../lib/config.ts'
-import { startSluice } from '../server.ts'
+import { waitFor } from './helpers/wait-for.ts'
+import { ADMIN_TOKEN, startTestSluice, testEnv, type TestSluice } from './helpers/test-sluice.ts'
 
 const errorRule = {
   name: 'any error',
@@ -25,15 +24,6 @@ const errorRule = {
 
 const errorLog = (message: string) => ({ id: randomUUID(), type: 'log', data: { level: 'error', message, service: 'checkout' } })
 
-async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== null) return value
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 async function deadLetters(kafka: Kafka, topic: string): Promise<Array<{ headers: Record<string, string>; key: string }>> {
   const admin = kafka.admin()
@@ -180,12 +170,10 @@ describe('a store that is down', () => {
     proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) })
     const env = testEnv()
     ingest = await startTestSluice({ roles: ['ingest'], env })
-    const processorConfig = loadConfig(
-      { ...env, DATABASE_URL: proxy.url(testServices().databaseUrl), SLUICE_PROCESSOR_STALL_SECONDS: '2' },
-      { roles: ['processor', 'query'] },
-    )
-    const running = await startSluice(processorConfig)
-    processor = sluiceClient(running.url, processorConfig, () => running.close())
+    processor = await startTestSluice({
+      roles: ['processor', 'query'],
+      env: { ...env, DATABASE_URL: proxy.url(testServices().databaseUrl), SLUICE_PROCESSOR_STALL_SECONDS: '2' },
+    })
 
     const project = await ingest.createProject()
     expect((await processor.post('/api/reactions', { key: project.query_key, body: { ...errorRule, threshold: { count: 3, window_seconds: 300 } } })).status).toBe(201)

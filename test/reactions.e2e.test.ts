@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { verifyWebhookSignature } from '../processors/webhook-dispatcher/webhook-signature.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestSluice, type TestProject, type TestSluice } from './helpers/test-sluice.ts'
+import { waitFor } from './helpers/wait-for.ts'
 
 interface Complaint {
   id: string
@@ -36,15 +37,6 @@ const checkoutErrorRule = {
   actions: [{ type: 'complaint' }],
 }
 
-async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== null) return value
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 function logEvent(overrides: Record<string, unknown> = {}, id: string = randomUUID()) {
   return { id, type: 'log', data: { level: 'error', message: 'payment timeout', service: 'checkout', attributes: { region: 'eu' }, ...overrides } }

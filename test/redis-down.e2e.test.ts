@@ -6,11 +6,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../lib/config.ts'
-import { startSluice } from '../server.ts'
 import { testServices } from './helpers/services.ts'
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts'
-import { ADMIN_TOKEN, sluiceClient, testEnv, type TestSluice } from './helpers/test-sluice.ts'
+import { ADMIN_TOKEN, startTestSluice, testEnv, type TestSluice } from './helpers/test-sluice.ts'
 
 describe('Redis unreachable', () => {
   let proxy: TcpProxy
@@ -27,13 +25,8 @@ describe('Redis unreachable', () => {
     const direct = new URL(testServices().redisUrl)
     proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) })
     const env = { ...testEnv(), REDIS_URL: proxy.url(testServices().redisUrl), SLUICE_RATE_LIMIT_EVENTS_PER_SECOND: '100000' }
-    const start = async (roles: Array<'ingest' | 'processor' | 'query'>) => {
-      const config = loadConfig(env, { roles })
-      const running = await startSluice(config)
-      return sluiceClient(running.url, config, () => running.close())
-    }
-    ingest = await start(['ingest'])
-    processor = await start(['processor', 'query'])
+    ingest = await startTestSluice({ roles: ['ingest'], env })
+    processor = await startTestSluice({ roles: ['processor', 'query'], env })
     const project = await ingest.createProject()
     const rule = {
       name: 'slow runs',
