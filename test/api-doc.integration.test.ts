@@ -1,14 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { ingestRoutes } from '../ingest/app.ts'
-import { createRoleApp } from '../lib/http/create-role-app.ts'
-import { loadConfig } from '../lib/config.ts'
-import { createLogger } from '../lib/logger.ts'
-import { createMetrics } from '../lib/metrics.ts'
-import { closeServices, connectServices, type Services } from '../lib/services.ts'
-import { queryRoutes } from '../query-api/app.ts'
-import { testEnv } from './helpers/test-sluice.ts'
+import { buildAllRoutesApp } from './helpers/all-routes-app.ts'
 
 // docs/api.md is the users' API reference; this test fails as soon as a route the server
 // registers is missing from it, or it names a route the server does not have.
@@ -24,19 +17,15 @@ function documentedRoutes(): string[] {
 }
 
 describe('docs/api.md', () => {
-  let services: Services
   let app: FastifyInstance
+  let close: (() => Promise<void>) | undefined
 
   beforeAll(async () => {
-    const config = loadConfig(testEnv())
-    services = await connectServices(config, { logger: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) })
-    // The all-in-one server: every role's routes plus the operations and docs routes.
-    app = await createRoleApp(services, [ingestRoutes, queryRoutes])
+    ;({ app, close } = await buildAllRoutesApp())
   })
 
   afterAll(async () => {
-    await app?.close()
-    if (services) await closeServices(services)
+    await close?.()
   })
 
   it('finds routes on both sides', () => {

@@ -1,109 +1,54 @@
 /**
  * Baseline B of the processor bench: the rows the processor role stores for these events (runs-funnel's
- * run_starts, steps and run_completions; the logs processor's logs), inserted in large batches into a
- * fresh embedded ClickHouse with nothing else: no state lookups, no rollup, no markers, no Kafka.
- *
- * The row builders of processors/ are not exported, so the rows are built here to the same shapes
- * (processors/runs-funnel/funnel-store.ts, processors/logs/logs-processor.ts) and the same insert
- * settings. Keep them in step with those files when a table changes.
+ * run_starts, steps and run_completions; the logs processor's logs), built by the processors' own row
+ * builders and inserted in large batches, in the same format, into a fresh embedded ClickHouse with
+ * nothing else: no state lookups, no rollup, no markers, no Kafka.
  */
 import type { EventCodec } from '../../lib/avro/event-codec.ts'
 import type { ClickHouseClient, ClickhouseTables } from '../../lib/clickhouse.ts'
-import { LOG_LEVELS, type EventEnvelope } from '../../lib/event-types.ts'
+import type { EventEnvelope } from '../../lib/event-types.ts'
+import { LOG_COLUMNS, logRow } from '../../processors/logs/logs-processor.ts'
+import {
+  COMPLETION_COLUMNS,
+  completionRow,
+  RUN_START_COLUMNS,
+  runStartRow,
+  STEP_COLUMNS,
+  stepRow,
+} from '../../processors/runs-funnel/funnel-store.ts'
 import type { RetainedMessage } from './bare-consumer.ts'
 
-const INSERT_SETTINGS = { date_time_input_format: 'best_effort', input_format_parallel_parsing: 0 } as const
-
 export interface BareRows {
-  runStarts: object[]
-  steps: object[]
-  completions: object[]
-  logs: object[]
+  runStarts: unknown[][]
+  steps: unknown[][]
+  completions: unknown[][]
+  logs: unknown[][]
 }
+
+type Of<T extends EventEnvelope['type']> = { partition: number; offset: number; event: Extract<EventEnvelope, { type: T }> }
 
 /** Decodes every message with the project's codec and builds the rows the processors would insert. */
 export async function buildRows(codec: EventCodec, messages: readonly RetainedMessage[]): Promise<BareRows> {
   const rows: BareRows = { runStarts: [], steps: [], completions: [], logs: [] }
   for (const m of messages) {
     const e = await codec.decode(m.value)
-    const pos = { kafka_partition: m.partition, kafka_offset: m.offset }
+    const at = { partition: m.partition, offset: m.offset }
     switch (e.type) {
       case 'run_start':
-        rows.runStarts.push({
-          project_id: e.project_id,
-          run_id: e.payload.run_id,
-          event_id: e.id,
-          name: e.payload.name,
-          tags: e.payload.tags,
-          started_at: iso(e.payload.started_at ?? e.timestamp),
-          received_at: iso(e.received_at),
-          ...pos,
-        })
+        rows.runStarts.push(runStartRow({ ...at, event: e } as Of<'run_start'>))
         break
       case 'step_complete':
-        rows.steps.push(stepRow(e, pos))
+        rows.steps.push(stepRow({ ...at, event: e } as Of<'step_complete'>))
         break
       case 'run_complete':
-        rows.completions.push({
-          project_id: e.project_id,
-          run_id: e.payload.run_id,
-          event_id: e.id,
-          status: e.payload.status,
-          completed_at: iso(e.payload.completed_at ?? e.timestamp),
-          error: e.payload.error,
-          total_cost: e.payload.total_cost,
-          received_at: iso(e.received_at),
-          ...pos,
-        })
+        rows.completions.push(completionRow({ ...at, event: e } as Of<'run_complete'>))
         break
       case 'log':
-        rows.logs.push({
-          project_id: e.project_id,
-          log_id: e.id,
-          timestamp: iso(e.timestamp),
-          level: e.payload.level,
-          level_rank: LOG_LEVELS.indexOf(e.payload.level),
-          service: e.payload.service,
-          message: e.payload.message,
-          attributes: JSON.stringify(e.payload.attributes),
-          run_id: e.payload.run_id,
-          received_at: iso(e.received_at),
-          ...pos,
-        })
+        rows.logs.push(logRow({ ...at, event: e }))
         break
     }
   }
   return rows
-}
-
-function stepRow(e: Extract<EventEnvelope, { type: 'step_complete' }>, pos: object): object {
-  const p = e.payload
-  return {
-    project_id: e.project_id,
-    run_id: p.run_id,
-    step_id: p.step_id,
-    event_id: e.id,
-    name: p.name,
-    type: p.type,
-    inputs: p.inputs,
-    outputs: p.outputs,
-    metadata: p.metadata,
-    reasoning: p.reasoning,
-    cost: p.cost,
-    started_at: p.started_at === null ? null : iso(p.started_at),
-    completed_at: p.completed_at === null ? null : iso(p.completed_at),
-    error: p.error,
-    input_count: p.input_count,
-    output_count: p.output_count,
-    rejection_reasons: p.rejection_reasons === null ? null : JSON.stringify(p.rejection_reasons),
-    event_time: iso(e.timestamp),
-    received_at: iso(e.received_at),
-    ...pos,
-  }
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString()
 }
 
 /** Inserts every table's rows, `rowsPerInsert` at a time, one insert after another. Resolves with seconds and inserts. */
@@ -115,15 +60,21 @@ export async function bareInsert(
 ): Promise<{ seconds: number; inserts: number }> {
   const t0 = performance.now()
   let inserts = 0
-  const work: Array<[string, object[]]> = [
-    [tables.runStarts, rows.runStarts],
-    [tables.steps, rows.steps],
-    [tables.runCompletions, rows.completions],
-    [tables.logs, rows.logs],
+  const work: Array<[string, readonly string[], unknown[][]]> = [
+    [tables.runStarts, RUN_START_COLUMNS, rows.runStarts],
+    [tables.steps, STEP_COLUMNS, rows.steps],
+    [tables.runCompletions, COMPLETION_COLUMNS, rows.completions],
+    [tables.logs, LOG_COLUMNS, rows.logs],
   ]
-  for (const [table, values] of work) {
+  for (const [table, columns, values] of work) {
     for (let i = 0; i < values.length; i += rowsPerInsert) {
-      await client.insert({ table, values: values.slice(i, i + rowsPerInsert), format: 'JSONEachRow', clickhouse_settings: INSERT_SETTINGS })
+      await client.insert({
+        table,
+        values: values.slice(i, i + rowsPerInsert),
+        columns: columns as [string, ...string[]],
+        format: 'JSONCompactEachRow',
+        clickhouse_settings: { input_format_parallel_parsing: 0 },
+      })
       inserts++
     }
   }

@@ -1,28 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { ingestRoutes } from '../../ingest/app.ts'
-import { queryRoutes } from '../../query-api/app.ts'
-import { testEnv } from '../../test/helpers/test-sluice.ts'
-import { loadConfig } from '../config.ts'
-import { createLogger } from '../logger.ts'
-import { createMetrics } from '../metrics.ts'
-import { closeServices, connectServices, type Services } from '../services.ts'
-import { createRoleApp } from './create-role-app.ts'
+import { buildAllRoutesApp } from '../../test/helpers/all-routes-app.ts'
 import { openApiDocument } from './openapi.ts'
 
 describe('the OpenAPI document', () => {
-  let services: Services
   let app: FastifyInstance
+  let close: (() => Promise<void>) | undefined
 
   beforeAll(async () => {
-    const config = loadConfig(testEnv())
-    services = await connectServices(config, { logger: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) })
-    app = await createRoleApp(services, [ingestRoutes, queryRoutes])
+    ;({ app, close } = await buildAllRoutesApp())
   })
 
   afterAll(async () => {
-    await app?.close()
-    if (services) await closeServices(services)
+    await close?.()
   })
 
   it('documents exactly the routes the all-in-one server serves', () => {

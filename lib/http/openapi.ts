@@ -523,7 +523,26 @@ export const openApiDocument = {
       get: {
         summary: 'Readiness: every dependency this process uses answers',
         responses: {
-          200: { description: 'Ready', content: json({ type: 'object', properties: { status: { type: 'string' }, checks: { type: 'object' } } }) },
+          200: {
+            description: 'Ready (503 has the same body: a dependency does not answer, or a processor is stalled)',
+            content: json({
+              type: 'object',
+              properties: {
+                status: { type: 'string', enum: ['ok', 'unavailable'] },
+                checks: { type: 'object', description: 'kafka, postgres, clickhouse, redis: ok, unused or "error: ..."' },
+                processors: arrayOf({
+                  type: 'object',
+                  properties: {
+                    processor: { type: 'string' },
+                    group: { type: 'string' },
+                    state: { type: 'string', enum: ['ok', 'stalled'] },
+                    lag: { type: 'integer' },
+                    last_commit_at: nullable('string', { format: 'date-time' }),
+                  },
+                }),
+              },
+            }),
+          },
           503: { description: 'A dependency does not answer' },
         },
       },

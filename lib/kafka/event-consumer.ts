@@ -69,7 +69,6 @@ export interface EventConsumerOptions {
   /** Backoff after a failed fetch, doubled per consecutive failure up to maxRetryDelayMs. */
   retryDelayMs?: number
   maxRetryDelayMs?: number
-  onFetchFailed?: (error: unknown) => void
 }
 
 // More than any topic of Sluice has partitions: every partition of a fetch is handed over at once.
@@ -132,7 +131,6 @@ export function createEventConsumer(kafka: Kafka, options: EventConsumerOptions)
       // pause it, so the same messages come again after the backoff, in order.
       consecutiveFailures++
       const delay = Math.min(maxDelay, baseDelay * 2 ** (consecutiveFailures - 1))
-      options.onFetchFailed?.(error)
       options.logger.error(
         { err: error, partitions: batches.map((b) => `${b.topic}:${b.partition}`), attempt: consecutiveFailures, retryInMs: delay },
         'fetch failed; will retry',

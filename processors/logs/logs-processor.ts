@@ -5,7 +5,7 @@ import { defineProcessor, type ProcessorInstance } from '../define-processor.ts'
 import { isResend, type KafkaPosition, type PositionedEvent } from '../positioned-events.ts'
 
 // Compact rows (arrays in column order), DateTime64 columns as integer epoch milliseconds: see funnel-store.ts.
-const LOG_COLUMNS = [
+export const LOG_COLUMNS = [
   'project_id', 'log_id', 'timestamp', 'level', 'level_rank', 'service', 'message', 'attributes', 'run_id', 'received_at', 'kafka_partition', 'kafka_offset',
 ] as const
 
@@ -62,7 +62,8 @@ export function createLogsHandler(deps: { clickhouse: ClickHouseClient; tables: 
   }
 }
 
-function logRow({ event: e, partition, offset }: PositionedEvent): unknown[] {
+/** A logs row in LOG_COLUMNS order. */
+export function logRow({ event: e, partition, offset }: PositionedEvent): unknown[] {
   const p = e.payload as LogPayload
   return [
     e.project_id, e.id, e.timestamp, p.level, LOG_LEVELS.indexOf(p.level), p.service, p.message, JSON.stringify(p.attributes), p.run_id,

@@ -58,7 +58,6 @@ export function createRunsFunnelHandler(options: { store: FunnelStore; group: st
       knownRuns.clear()
     },
     async handle(flush: Flush): Promise<FlushOutcome> {
-      const topicOf = new Map(flush.partitions.map((p) => [p.partition, p.topic]))
       const before = new Map<number, number | null>()
       for (const p of flush.partitions) before.set(p.partition, await markerFor(p.topic, p.partition))
       const fresh = flush.events.filter((e) => {
@@ -76,7 +75,7 @@ export function createRunsFunnelHandler(options: { store: FunnelStore; group: st
       // TRICKY: forget the cached markers and runs while writing. A write can fail after its marker
       // landed (a timeout on an insert the server completed); the retry must then read the marker
       // back and skip the flush, not plan it again against rows that already count.
-      for (const p of flush.partitions) markers.delete(`${topicOf.get(p.partition)}:${p.partition}`)
+      for (const p of flush.partitions) markers.delete(`${p.topic}:${p.partition}`)
       try {
         await store.write(
           plan,
