@@ -31,10 +31,11 @@ import { createLogger } from '../lib/logger.ts'
 import { ensureServices, type ServiceUrls } from '../scripts/local-services.ts'
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile-summary.ts'
 import { freshnessFigures, measureFreshness, warmUpPipeline } from './support/freshness.ts'
-import { closedLoop, createHttpClient, percentile, sleep, type WindowResult } from './support/load.ts'
+import { closedLoop, createHttpClient, percentile, type WindowResult } from './support/load.ts'
 import { cpuShares, cpuSnapshot, cpuUsed, describeMachine, localKafkaPid, type CpuSnapshot } from './support/machine.ts'
 import { startSluiceChild, type SluiceChild } from './support/sluice-child.ts'
 import { chunk, generateRuns, toHttpBatch, toKafkaMessages, type HttpBatch } from './support/workload.ts'
+import { note, retryWhileKafkaStarts, runBench, type Cleanups } from './support/bench-run.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -76,11 +77,9 @@ const FRESHNESS_MS = Number(args['freshness-seconds']) * 1000
 const FRESHNESS_SHARES = [0.1, 0.5]
 const SAMPLE_TIMEOUT_MS = 20_000
 const POOL_EVENTS = 21_000
-const RETRY_KAFKA_MS = 180_000
 
-const cleanups: Array<[string, () => Promise<unknown>]> = []
+const cleanups: Cleanups = []
 const out = (line = '') => process.stdout.write(`${line}\n`)
-const note = (line: string) => process.stderr.write(`[bench] ${line}\n`)
 
 async function main(): Promise<void> {
   const started = Date.now()
@@ -434,44 +433,4 @@ async function createProject(http: ReturnType<typeof createHttpClient>, adminTok
   return JSON.parse(res.text) as { id: string; ingest_key: string; query_key: string }
 }
 
-/** The local services may be restarting: wait while Kafka refuses connections. */
-async function retryWhileKafkaStarts<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + RETRY_KAFKA_MS
-  for (;;) {
-    try {
-      return await fn()
-    } catch (err) {
-      const message = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : String(err)
-      const transient = /ECONNREFUSED|Could not reach kafka|Connection error|KafkaJSConnectionError|NumberOfRetriesExceeded/i.test(message)
-      if (!transient || Date.now() > deadline) throw err
-      note(`${what}: Kafka not reachable yet (${message.slice(0, 120).replace(/\s+/g, ' ')}); retrying in 3 s`)
-      await sleep(3_000)
-    }
-  }
-}
-
-async function cleanup(): Promise<void> {
-  for (const [name, fn] of cleanups.reverse()) {
-    await fn().catch((err: unknown) => note(`cleanup ${name} failed: ${String(err)}`))
-  }
-  cleanups.length = 0
-}
-
-let interrupted = false
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) return
-    interrupted = true
-    note(`${signal}: stopping children and cleaning up`)
-    void cleanup().finally(() => process.exit(130))
-  })
-}
-
-try {
-  await main()
-} catch (err) {
-  process.exitCode = 1
-  console.error(err)
-} finally {
-  if (!interrupted) await cleanup()
-}
+await runBench(main, cleanups)

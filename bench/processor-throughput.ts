@@ -38,10 +38,11 @@ import { bareInsert, buildRows } from './support/bare-insert.ts'
 import { BENCH_AUDIT, createBenchProject, createBenchReactions, type BenchProject } from './support/bench-projects.ts'
 import { freshnessFigures, measureFreshness, warmUpPipeline } from './support/freshness.ts'
 import { groupLags, waitForZeroLag } from './support/group-lag.ts'
-import { createHttpClient, percentile, sleep, type HttpClient } from './support/load.ts'
+import { createHttpClient, percentile, type HttpClient } from './support/load.ts'
 import { buildWorkload, loadTopic, type BenchWorkload } from './support/load-topic.ts'
 import { cpuSeconds, cpuShares, cpuSnapshot, describeMachine, localKafkaPid, sampleResidentMemory } from './support/machine.ts'
 import { startSluiceChild, type SluiceChild } from './support/sluice-child.ts'
+import { note, retryWhileKafkaStarts, runBench, type Cleanups } from './support/bench-run.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -72,14 +73,12 @@ const SAMPLE_TIMEOUT_MS = 20_000
 const LAG_POLL_MS = 250
 const DRAIN_TIMEOUT_MS = 180_000
 const SAMPLED_RUNS = 12
-const RETRY_KAFKA_MS = 180_000
 // The processor's own settings (lib/config.ts defaults), so baseline A fetches and commits alike.
 const MAX_BYTES_PER_PARTITION = 4 * 1024 * 1024
 const PARTITIONS_CONCURRENTLY = 3
 
-const cleanups: Array<[string, () => Promise<unknown>]> = []
+const cleanups: Cleanups = []
 const out = (line = '') => process.stdout.write(`${line}\n`)
-const note = (line: string) => process.stderr.write(`[bench] ${line}\n`)
 const f = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-')
 const s1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-')
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`
@@ -443,46 +442,4 @@ async function startChild(name: string, options: Omit<Parameters<typeof startSlu
   return child
 }
 
-/** The local services may be restarting: wait while Kafka refuses connections. */
-async function retryWhileKafkaStarts<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + RETRY_KAFKA_MS
-  for (;;) {
-    try {
-      return await fn()
-    } catch (err) {
-      const message = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : String(err)
-      const transient = /ECONNREFUSED|Could not reach kafka|Connection error|KafkaJSConnectionError|NumberOfRetriesExceeded/i.test(message)
-      if (!transient || Date.now() > deadline) throw err
-      note(`${what}: Kafka not reachable yet (${message.slice(0, 120).replace(/\s+/g, ' ')}); retrying in 3 s`)
-      await sleep(3_000)
-    }
-  }
-}
-
-async function cleanup(): Promise<void> {
-  for (const [name, fn] of cleanups.reverse()) {
-    await fn().catch((err: unknown) => note(`cleanup ${name} failed: ${String(err)}`))
-  }
-  cleanups.length = 0
-}
-
-let interrupted = false
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) return
-    interrupted = true
-    note(`${signal}: stopping children and cleaning up`)
-    void cleanup().finally(() => {
-      process.exit(130)
-    })
-  })
-}
-
-try {
-  await main()
-} catch (err) {
-  process.exitCode = 1
-  console.error(err)
-} finally {
-  if (!interrupted) await cleanup()
-}
+await runBench(main, cleanups)
