@@ -43,3 +43,20 @@ describe('shared decoder', () => {
     for (let i = 0; i < 5; i++) await decoder.decode('t', 1, { offset: String(i), key: null, value: await codec.encode(event), headers: {} }, 3)
   })
 })
+
+describe('shared decoder eviction', () => {
+  it('keeps at most two generations of entries that not every reader took', async () => {
+    let decodes = 0
+    const counting = { ...codec, decode: (b: Buffer) => codec.decode(b), decodeNow: (b: Buffer) => (decodes++, codec.decodeNow(b)) }
+    const decoder = createSharedDecoder({ codec: counting, maxEntries: 4 })
+    const value = await codec.encode(event)
+    const at = (offset: number) => ({ offset: String(offset), key: null, value, headers: {} })
+    // Offsets 0..5 read by one of their two readers: generations {0,1}, {2,3}, then {4,5} drops {0,1}.
+    for (let i = 0; i < 6; i++) decoder.decode('t', 0, at(i), 2)
+    expect(decodes).toBe(6)
+    for (const i of [2, 3, 4, 5]) decoder.decode('t', 0, at(i), 2)
+    expect(decodes).toBe(6)
+    decoder.decode('t', 0, at(0), 2)
+    expect(decodes).toBe(7)
+  })
+})

@@ -11,7 +11,7 @@ import { parse } from 'yaml'
 import { ENV_VARS } from '../lib/config.ts'
 
 /** Variables Node.js itself reads, not Sluice. */
-const NODE_VARS = ['NODE_OPTIONS']
+const NODE_VARS = ['NODE_OPTIONS', 'NODE_COMPILE_CACHE']
 
 interface ComposeService {
   build?: unknown
