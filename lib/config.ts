@@ -37,6 +37,11 @@ function isOrigin(s: string): boolean {
 }
 
 const positiveInt = (def: number) => z.coerce.number().int().positive().default(def)
+const flag = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', ''])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1')
 
 export const ROLES = ['ingest', 'processor', 'query'] as const
 export type Role = (typeof ROLES)[number]
@@ -84,10 +89,7 @@ export const envSchema = z.object({
   SLUICE_LOGS_GROUP: z.string().min(1).default('sluice-logs'),
   SLUICE_REACTIONS_GROUP: z.string().min(1).default('sluice-reactions'),
   SLUICE_LOG_RETENTION_DAYS: positiveInt(30),
-  SLUICE_WEBHOOK_ALLOW_PRIVATE: z
-    .enum(['true', 'false', '1', '0', ''])
-    .default('false')
-    .transform((v) => v === 'true' || v === '1'),
+  SLUICE_WEBHOOK_ALLOW_PRIVATE: flag(false),
   SLUICE_WEBHOOK_TIMEOUT_MS: positiveInt(10_000),
   SLUICE_WEBHOOK_MAX_ATTEMPTS: positiveInt(8),
   SLUICE_DISPATCHER_POLL_MS: positiveInt(500),
@@ -97,6 +99,7 @@ export const envSchema = z.object({
   SLUICE_PROCESSOR_MAX_FETCH_BYTES: positiveInt(16 * MiB),
   SLUICE_PROCESSOR_RUN_CACHE: positiveInt(50_000),
   SLUICE_PROCESSOR_STALL_SECONDS: positiveInt(60),
+  SLUICE_PROCESSOR_THREADS: flag(true),
   SLUICE_CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
   SLUICE_SHUTDOWN_TIMEOUT_MS: positiveInt(15_000),
 })
@@ -154,6 +157,8 @@ export interface Config {
     stallAfterMs: number
     /** How long the group waits for a silent member (a killed process) before rebalancing. */
     sessionTimeoutMs: number
+    /** Processors that need no embedded ClickHouse (reactions) run in a worker thread of their own. */
+    threads: boolean
   }
   logs: { retentionDays: number }
   webhooks: {
@@ -229,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
       runCacheSize: e.SLUICE_PROCESSOR_RUN_CACHE,
       stallAfterMs: e.SLUICE_PROCESSOR_STALL_SECONDS * 1000,
       sessionTimeoutMs: e.SLUICE_CONSUMER_SESSION_TIMEOUT_MS,
+      threads: e.SLUICE_PROCESSOR_THREADS,
     },
     logs: { retentionDays: e.SLUICE_LOG_RETENTION_DAYS },
     webhooks: {

@@ -1,4 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client'
+
+/** Metrics of another registry (a worker thread's), as `getMetricsAsJSON` gives them. */
+export type MetricsSnapshot = Array<MetricObjectWithValues<MetricValue<string>>>
 
 /**
  * Every metric Sluice exports, on a registry of its own (one per process, or per test), so two
@@ -10,9 +13,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   // dashboards and alerts look for.
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
   const registers = [registry]
+  const sources = new Set<() => Promise<MetricsSnapshot>>()
 
   return {
     registry,
+    /**
+     * Adds the metrics of a worker thread to what `render` exposes (counters and histograms are
+     * summed by labels). Returns the function that removes it.
+     */
+    addSource(source: () => Promise<MetricsSnapshot>): () => void {
+      sources.add(source)
+      return () => sources.delete(source)
+    },
+    /** The text of /metrics: this registry's metrics and every source's, merged. */
+    async render(): Promise<string> {
+      if (sources.size === 0) return registry.metrics()
+      const snapshots = await Promise.all([registry.getMetricsAsJSON(), ...[...sources].map((s) => s().catch(() => []))])
+      return AggregatorRegistry.aggregate(snapshots).metrics()
+    },
     httpRequestDuration: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request latency by method, route and status code',

@@ -44,14 +44,29 @@ export function dependenciesOf(roles: Config['roles']): ReadonlySet<Dependency> 
   return deps
 }
 
+export interface ConnectOptions {
+  /** Connect only to these stores (and Kafka), whatever the roles. */
+  only?: readonly Dependency[]
+  /**
+   * Create the topics, apply migrations and listen for key revocations (default). A worker thread
+   * of a process that did it already passes false.
+   */
+  prepare?: boolean
+}
+
 /**
  * Connects to what the configured roles need (see `dependenciesOf`), applies migrations and creates
  * the topics. Throws with the name of the dependency that did not answer. Using a store the roles
  * do not need throws at once rather than connecting behind the caller's back.
  */
-export async function connectServices(config: Config, base: { logger: Logger; metrics: Metrics }): Promise<Services> {
+export async function connectServices(
+  config: Config,
+  base: { logger: Logger; metrics: Metrics },
+  options: ConnectOptions = {},
+): Promise<Services> {
   const { logger } = base
-  const uses = dependenciesOf(config.roles)
+  const uses = options.only ? new Set<Dependency>(['kafka', ...options.only]) : dependenciesOf(config.roles)
+  const prepare = options.prepare ?? true
   const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, logger })
   const admin = kafka.admin()
   const producer = createEventProducer(kafka, { timeoutMs: config.kafka.produceTimeoutMs })
@@ -61,6 +76,7 @@ export async function connectServices(config: Config, base: { logger: Logger; me
 
   await step('kafka', async () => {
     await admin.connect()
+    if (!prepare) return producer.connect()
     // Both topics hold whole events (the dead-letter topic the original message): room for the largest.
     const minimums = { 'max.message.bytes': topicMaxMessageBytes(config.limits.maxEventBytes) }
     await ensureTopics(admin, [
@@ -78,7 +94,7 @@ export async function connectServices(config: Config, base: { logger: Logger; me
       }),
     )
   }
-  await step('migrations', () => runMigrations({ pg, clickhouse, clickhouseDatabase: config.clickhouse.database, logger }))
+  if (prepare) await step('migrations', () => runMigrations({ pg, clickhouse, clickhouseDatabase: config.clickhouse.database, logger }))
 
   const missing = (name: Dependency): never => {
     throw new Error(`The roles ${config.roles.join(',')} do not use ${name}`)
@@ -87,7 +103,7 @@ export async function connectServices(config: Config, base: { logger: Logger; me
     ? createKeyResolver({ pg, onTouchError: (err) => logger.warn({ err }, 'could not stamp last_used_at') })
     : Object.assign(async () => missing('postgres'), { forget() {} })
   // TRICKY: the TTL of the key cache (2 s) is the guarantee; the notification makes it near instant.
-  const keyRevocations = pg
+  const keyRevocations = pg && prepare
     ? await step('postgres (key revocations)', () => listenForKeyRevocations({ url: config.postgres.url, logger, onRevoked: () => resolveKey.forget() }))
     : undefined
   return {

@@ -1,6 +1,6 @@
 import type { Config } from '../lib/config.ts'
 import type { EventType } from '../lib/event-types.ts'
-import type { Services } from '../lib/services.ts'
+import type { Dependency, Services } from '../lib/services.ts'
 import type { PositionedEvent } from './positioned-events.ts'
 
 /** What one fetch of a processor's consumer group holds, decoded, for its `handle`. */
@@ -52,6 +52,12 @@ export interface ProcessorDefinition {
   group(config: Config): string
   /** The event types it reads; other messages are skipped undecoded (by their type header). */
   eventTypes: readonly EventType[]
+  /**
+   * The stores it reads and writes (Postgres is always there, for dead letters). One that needs
+   * no ClickHouse runs in a worker thread of its own (`SLUICE_PROCESSOR_THREADS`): the embedded
+   * engine belongs to the main thread.
+   */
+  uses: readonly Exclude<Dependency, 'kafka'>[]
   create(context: ProcessorContext): ProcessorInstance
 }
 
@@ -62,7 +68,7 @@ export interface ProcessorDefinition {
  *
  * @example
  * export const logsProcessor = defineProcessor({
- *   name: 'logs', group: (c) => c.processor.logsGroup, eventTypes: ['log'],
+ *   name: 'logs', group: (c) => c.processor.logsGroup, eventTypes: ['log'], uses: ['clickhouse'],
  *   create: ({ services }) => ({ handle: (flush) => insertLogs(flush.events), probe: () => ping() }),
  * })
  */

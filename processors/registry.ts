@@ -21,9 +21,18 @@ export function consumerGroups(config: Config): Array<{ processor: string; group
   return PROCESSORS.map((p) => ({ processor: p.name, group: p.group(config), topics: [config.kafka.eventsTopic] }))
 }
 
-const READERS = new Map(EVENT_TYPES.map((t) => [t as string, PROCESSORS.filter((p) => p.eventTypes.includes(t)).length]))
+/**
+ * How many of these processors read a message of a type (undefined or unknown: every one decodes
+ * it): the shared decoder of a thread keeps a decoded message until its last reader took it.
+ */
+export function readersAmong(processors: readonly ProcessorDefinition[]): (type: string | undefined) => number {
+  const readers = new Map(EVENT_TYPES.map((t) => [t as string, processors.filter((p) => p.eventTypes.includes(t)).length]))
+  return (type) => (type === undefined ? undefined : readers.get(type)) ?? processors.length
+}
 
-/** How many processors read a message of this type (undefined or unknown: every one decodes it). */
-export function readersOf(type: string | undefined): number {
-  return (type === undefined ? undefined : READERS.get(type)) ?? PROCESSORS.length
+/** The processor of this name, for a worker thread that runs it. */
+export function processorNamed(name: string): ProcessorDefinition {
+  const found = PROCESSORS.find((p) => p.name === name)
+  if (!found) throw new Error(`no processor named ${name}`)
+  return found
 }

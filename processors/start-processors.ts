@@ -1,12 +1,13 @@
-import { createEventConsumer } from '../lib/kafka/event-consumer.ts'
 import { applyLogRetention } from '../lib/log-retention.ts'
 import type { Services } from '../lib/services.ts'
 import { createDeadLetterStore } from '../lib/dead-letters/dead-letter-store.ts'
-import { createDeadLetterSink } from './dead-letter.ts'
+import type { ProcessorDefinition } from './define-processor.ts'
+import { startProcessorThread } from './processor-thread.ts'
 import { pruneMatches } from './reactions/complaint-writer.ts'
-import { PROCESSORS, readersOf } from './registry.ts'
+import { PROCESSORS, readersAmong } from './registry.ts'
+import { runProcessorHere, type HereContext } from './run-processor-here.ts'
 import { createSharedDecoder } from './shared-decoder.ts'
-import { startProcessor, type ProcessorLiveness, type RunningProcessor } from './start-processor.ts'
+import type { ProcessorLiveness, RunningProcessor } from './start-processor.ts'
 import { createWebhookDispatcher } from './webhook-dispatcher/webhook-dispatcher.ts'
 
 export interface RunningProcessors {
@@ -26,33 +27,23 @@ export async function startProcessors(services: Services): Promise<RunningProces
   await applyLogRetention(services.clickhouse, services.tables, config.logs.retentionDays)
 
   const webhooks = createWebhookDispatcher({ pg: services.pg, config: config.webhooks, metrics, logger })
-  const deadLetters = createDeadLetterStore(services.pg)
-  const decoder = createSharedDecoder({ codec: services.codec, maxEntries: DECODE_CACHE_ENTRIES })
+  const wakeWebhooks = () => webhooks.wake()
+  const inThread = (d: ProcessorDefinition) => config.processor.threads && !d.uses.includes('clickhouse')
+  const here = PROCESSORS.filter((d) => !inThread(d))
+  const ctx: HereContext = {
+    services,
+    decoder: createSharedDecoder({ codec: services.codec, maxEntries: DECODE_CACHE_ENTRIES }),
+    readersOf: readersAmong(here),
+    deadLetters: createDeadLetterStore(services.pg),
+    wakeWebhooks,
+  }
   const running: RunningProcessor[] = []
   try {
     for (const definition of PROCESSORS) {
-      const group = definition.group(config)
       running.push(
-        await startProcessor({
-          name: definition.name,
-          group,
-          eventTypes: definition.eventTypes,
-          instance: definition.create({ services, wakeWebhooks: () => webhooks.wake() }),
-          consumer: createEventConsumer(services.kafka, {
-            groupId: group,
-            topics: [config.kafka.eventsTopic],
-            maxBytesPerPartition: config.processor.maxBatchBytes,
-            maxBytes: config.processor.maxFetchBytes,
-            sessionTimeoutMs: config.processor.sessionTimeoutMs,
-            logger: logger.child({ consumer: group }),
-          }),
-          decoder,
-          readersOf,
-          deadLetter: createDeadLetterSink({ store: deadLetters, producer: services.producer, topic: config.kafka.deadLetterTopic, processor: definition.name, metrics, logger }),
-          metrics,
-          logger,
-          stallAfterMs: config.processor.stallAfterMs,
-        }),
+        inThread(definition)
+          ? await startProcessorThread({ processor: definition.name, group: definition.group(config), config, metrics, logger, wakeWebhooks })
+          : await runProcessorHere(definition, ctx),
       )
     }
   } catch (err) {

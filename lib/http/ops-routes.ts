@@ -29,7 +29,7 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { ser
     // Prometheus scrapes /metrics, not /ready: sluice_ready is refreshed here too, so an alert on it
     // sees what /ready would answer now.
     await Promise.all([refreshLag().catch((err: unknown) => app.log.warn({ err }, 'could not read consumer lag')), readiness()])
-    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
+    return reply.header('content-type', metrics.registry.contentType).send(await metrics.render())
   })
 
   app.get('/api/ops/lag', { onRequest: app.requireKey('admin') }, async () => refreshLag())

@@ -17,6 +17,7 @@ export const logsProcessor = defineProcessor({
   name: 'logs',
   group: (config) => config.processor.logsGroup,
   eventTypes: ['log'],
+  uses: ['clickhouse'],
   create: ({ services }) => createLogsHandler({ clickhouse: services.clickhouse, tables: services.tables, metrics: services.metrics }),
 })
 

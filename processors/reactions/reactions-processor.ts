@@ -19,6 +19,7 @@ export const reactionsProcessor = defineProcessor({
   name: 'reactions',
   group: (config) => config.processor.reactionsGroup,
   eventTypes: ['run_start', 'step_complete', 'run_complete', 'log'],
+  uses: ['postgres', 'redis'],
   create: ({ services, wakeWebhooks }) =>
     createReactionsHandler({
       rules: createRuleCache({ store: createReactionStore(services.pg), logger: services.logger.child({ processor: 'reactions' }) }),

@@ -14,6 +14,7 @@ export const runsFunnelProcessor = defineProcessor({
   name: 'runs-funnel',
   group: (config) => config.processor.runsFunnelGroup,
   eventTypes: ['run_start', 'step_complete', 'run_complete'],
+  uses: ['clickhouse'],
   create({ services }) {
     const store = createFunnelStore({ client: services.clickhouse, tables: services.tables, metrics: services.metrics })
     return createRunsFunnelHandler({ store, group: services.config.processor.runsFunnelGroup, cacheRuns: services.config.processor.runCacheSize })
