@@ -41,6 +41,6 @@ export const docsRoutes = fp(async (app) => {
       return { schema: (isRouteDoc(schema) ? openApiRouteSchema(schema) : schema) as never, url }
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP, theme: { title: 'Sluice API' } })
   app.get('/openapi.json', { schema: opsDocs.openapi }, async () => app.swagger())
 })

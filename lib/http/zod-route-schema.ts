@@ -35,15 +35,18 @@ export function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSch
   return rewriteRefs(json) as JsonSchema
 }
 
-/** Every registered component, as `components.schemas` of the document. */
+let components: Record<string, JsonSchema> | undefined
+
+/** Every registered component, as `components.schemas` of the document (converted once, a copy per app). */
 export function componentSchemas(): Record<string, JsonSchema> {
-  return Object.fromEntries(
+  components ??= Object.fromEntries(
     [...apiComponents].map(([id, { schema, io }]) => {
       // A component on its own comes out as a $ref to itself among the $defs.
       const { $defs } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as { $defs: Record<string, JsonSchema> }
       return [id, rewriteRefs($defs[id]) as JsonSchema]
     }),
   )
+  return structuredClone(components)
 }
 
 function rewriteRefs(value: unknown): unknown {

@@ -53,3 +53,23 @@ export function operationFor(doc: OpenApiDocument, method: string, url: string):
   }
   throw new Error(`no operation for ${method} ${url}`)
 }
+
+/**
+ * The problems of one real response against what `doc` documents for its method, path and status
+ * ([] when it fits): the status must be documented, and the body must validate against its schema.
+ */
+export function undocumented(
+  doc: OpenApiDocument,
+  validator: ReturnType<typeof createDocumentValidator>,
+  res: { method: string; url: string; status: number; contentType: string | undefined; body: string },
+): string[] {
+  const { path, operation } = operationFor(doc, res.method, res.url)
+  const what = `${res.method} ${path} ${res.status}`
+  const documented = operation.responses[String(res.status)]
+  if (!documented) return [`${what} is not documented`]
+  if (res.status === 204) return documented.content ? [`${what} documents a body`] : []
+  const type = (res.contentType ?? '').split(';')[0]!
+  const media = documented.content?.[type]
+  if (!media) return [`${what} does not document ${type}`]
+  return validator.errors(media.schema, type === 'application/json' ? JSON.parse(res.body) : res.body).map((e) => `${what}: ${e}`)
+}
