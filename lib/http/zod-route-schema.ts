@@ -12,6 +12,10 @@ import { apiComponents, type ResponseDoc, type RouteDoc } from './route-schemas/
  * messages, and without one validation per event on `/ingest`. Replies are `JSON.stringify`ed as
  * before: a schema-driven serializer drops every field the schema does not name, and the tests
  * that hold real responses against the document keep the two in step instead.
+ *
+ * Why not fastify-type-provider-zod (which supports zod 4 and fastify 5): what it adds over
+ * `z.toJSONSchema` is its validator and serializer compilers, the two things Sluice must not use
+ * here; its swagger transform alone is this file's job, and this keeps one dependency fewer.
  */
 export const validatorCompiler: FastifySchemaCompiler<unknown> = () => () => true
 export const serializerCompiler: FastifySerializerCompiler<unknown> = () => (data) => JSON.stringify(data)
