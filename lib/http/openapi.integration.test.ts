@@ -70,6 +70,8 @@ describe('the OpenAPI document', () => {
       expect(queryParams.map((p) => p.name).sort(), `${route} query parameters`).toEqual(Object.keys(query?.properties ?? {}).sort())
       for (const p of queryParams) {
         expect(p.required, `${route} ?${p.name} required`).toBe(query!.required?.includes(p.name) ?? false)
+        expect(p.description, `${route} ?${p.name} is described`).toBe(schema.queryDescriptions?.[p.name])
+        expect(p.description, `${route} ?${p.name} is described`).toBeTruthy()
         const { description: _d, ...expected } = query!.properties[p.name] as Record<string, unknown>
         expect(normalized(p.schema), `${route} ?${p.name}`).toEqual(normalized(expected))
       }

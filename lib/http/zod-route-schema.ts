@@ -67,13 +67,23 @@ export function isRouteDoc(schema: unknown): schema is RouteDoc {
 
 /** `@fastify/swagger`'s `transform`: a route's `RouteDoc` → the JSON Schema form it documents. */
 export function openApiRouteSchema(doc: RouteDoc): Record<string, unknown> {
-  const { querystring, body, response, ...rest } = doc
+  const { querystring, queryDescriptions, body, response, ...rest } = doc
   return {
     ...rest,
-    ...(querystring ? { querystring: toJsonSchema(querystring, 'input') } : {}),
+    ...(querystring ? { querystring: describeProperties(toJsonSchema(querystring, 'input'), queryDescriptions ?? {}) } : {}),
     ...(body ? { body: toJsonSchema(body, 'input') } : {}),
     response: Object.fromEntries(Object.entries(response).map(([status, r]) => [status, responseSchema(r)])),
   }
+}
+
+function describeProperties(schema: JsonSchema, descriptions: Record<string, string>): JsonSchema {
+  const properties = schema.properties as Record<string, JsonSchema>
+  for (const [name, description] of Object.entries(descriptions)) {
+    // A description of a parameter the route does not take is a document out of date.
+    if (!properties[name]) throw new Error(`no query parameter ${name} to describe`)
+    properties[name] = { ...properties[name], description }
+  }
+  return schema
 }
 
 function responseSchema(r: ResponseDoc): Record<string, unknown> {

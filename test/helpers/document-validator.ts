@@ -13,7 +13,7 @@ export interface OpenApiDocument {
 
 export interface Operation {
   summary?: string
-  parameters?: Array<{ name: string; in: string; required?: boolean; schema: unknown }>
+  parameters?: Array<{ name: string; in: string; required?: boolean; description?: string; schema: unknown }>
   requestBody?: { content: Record<string, Media> }
   responses: Record<string, { description: string; headers?: Record<string, unknown>; content?: Record<string, Media> }>
 }

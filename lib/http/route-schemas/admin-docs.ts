@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { AUTH_ERRORS, bearer, component, errorResponse, isoTime, NO_STORE, pageOf, uuid, type RouteDoc } from './route-doc.ts'
+import { AUTH_ERRORS, bearer, component, errorResponse, isoTime, LIST_QUERY, NO_STORE, pageOf, timeBound, uuid, type RouteDoc } from './route-doc.ts'
 
 const PROJECT_ID = '0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b'
 const keyKind = z.enum(['ingest', 'query'])
@@ -97,6 +97,7 @@ export const adminDocs = {
     summary: 'Every project, newest first (no keys)',
     tags: ['projects'],
     security: bearer('admin'),
+    queryDescriptions: LIST_QUERY,
     response: { ...pageOf(Project, 'A page of projects'), ...AUTH_ERRORS },
   },
   createKey: {
@@ -114,6 +115,7 @@ export const adminDocs = {
     summary: "The project's keys, newest first, without the keys themselves",
     tags: ['projects'],
     security: bearer('admin'),
+    queryDescriptions: LIST_QUERY,
     response: { ...pageOf(ApiKey, 'A page of keys'), ...AUTH_ERRORS, 404: NOT_FOUND },
   },
   revokeKey: {
@@ -126,12 +128,25 @@ export const adminDocs = {
     summary: 'The audit log of every management write, newest first',
     tags: ['audit'],
     security: bearer('admin'),
+    queryDescriptions: {
+      project_id: "Only this project's entries",
+      action: 'Only entries of this action, e.g. key.revoked',
+      from: timeBound('at ≥ from'),
+      to: timeBound('at < to'),
+      ...LIST_QUERY,
+    },
     response: { ...pageOf(AuditEntry, 'A page of audit entries'), ...AUTH_ERRORS },
   },
   projectAudit: {
     summary: "The audit log of the key's own project, newest first",
     tags: ['audit'],
     security: bearer('query'),
+    queryDescriptions: {
+      action: 'Only entries of this action, e.g. key.revoked',
+      from: timeBound('at ≥ from'),
+      to: timeBound('at < to'),
+      ...LIST_QUERY,
+    },
     response: { ...pageOf(AuditEntry, 'A page of audit entries'), ...AUTH_ERRORS, 404: errorResponse("Not this key's project") },
   },
 } satisfies Record<string, RouteDoc>

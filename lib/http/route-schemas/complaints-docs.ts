@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { AUTH_ERRORS, bearer, component, errorResponse, int, isoTime, PAGED, pageOf, uuid, type RouteDoc } from './route-doc.ts'
+import { AUTH_ERRORS, bearer, component, errorResponse, int, isoTime, LIST_QUERY, PAGED, pageOf, uuid, type RouteDoc } from './route-doc.ts'
 
 export const Complaint = component(
   'Complaint',
@@ -70,6 +70,7 @@ export const complaintsDocs = {
     description: 'Project ids and complaint ids are both UUIDs made by Sluice, so one never passes for the other.',
     tags: ['complaints'],
     security: bearer('query'),
+    queryDescriptions: { status: 'With a project id: only complaints in this status (any case)', ...LIST_QUERY },
     response: {
       200: { description: 'A page of complaints (project id), or one complaint', headers: PAGED, body: z.union([z.array(Complaint), Complaint]) },
       400: errorResponse('A bad parameter or cursor (SLUICE_ERR_VALIDATION, SLUICE_ERR_INVALID_CURSOR)'),
@@ -93,6 +94,7 @@ export const complaintsDocs = {
     summary: 'The webhook deliveries of a complaint, oldest first',
     tags: ['complaints'],
     security: bearer('query'),
+    queryDescriptions: LIST_QUERY,
     response: { ...pageOf(Delivery, 'A page of deliveries'), ...AUTH_ERRORS, 404: NOT_FOUND },
   },
 } satisfies Record<string, RouteDoc>

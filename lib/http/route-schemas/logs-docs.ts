@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { AUTH_ERRORS, bearer, component, errorResponse, int, isoTime, pageOf, type RouteDoc } from './route-doc.ts'
+import { AUTH_ERRORS, bearer, component, errorResponse, int, isoTime, LIST_QUERY, pageOf, timeBound, type RouteDoc } from './route-doc.ts'
 
 export const Log = component(
   'Log',
@@ -43,6 +43,16 @@ export const logsDocs = {
     description: '`level` is a comma list, `min_level` a floor, `q` a case-insensitive substring of the message.',
     tags: ['logs'],
     security: bearer('query'),
+    queryDescriptions: {
+      level: 'A comma list of levels (warning and critical are read as warn and fatal)',
+      min_level: 'This level and those above it (debug < info < warn < error < fatal)',
+      service: 'Only logs of this service',
+      q: 'A case-insensitive substring of the message',
+      run_id: 'Only logs of this run',
+      from: timeBound('timestamp ≥ from'),
+      to: timeBound('timestamp < to'),
+      ...LIST_QUERY,
+    },
     response: { ...pageOf(Log, 'A page of logs'), ...AUTH_ERRORS },
   },
   stats: {
@@ -50,6 +60,12 @@ export const logsDocs = {
     description: '`from` defaults to 24 hours before `to`, `to` to now; at most 10,000 buckets.',
     tags: ['logs'],
     security: bearer('query'),
+    queryDescriptions: {
+      interval: 'The bucket width: a number and s, m, h or d (30s, 1m, 5m, 1h, 1d), at most 31 days',
+      from: timeBound('Default: 24 hours before to'),
+      to: timeBound('Default: now'),
+      service: 'Only logs of this service',
+    },
     response: {
       200: { description: 'Buckets, oldest first', body: z.array(LogBucket) },
       400: errorResponse('A bad parameter, or too many buckets (SLUICE_ERR_VALIDATION)'),

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { AUTH_ERRORS, bearer, component, errorResponse, int, isoTime, pageOf, uuid, type RouteDoc } from './route-doc.ts'
+import { AUTH_ERRORS, bearer, component, errorResponse, int, isoTime, LIST_QUERY, pageOf, uuid, type RouteDoc } from './route-doc.ts'
 
 const check = z.string().meta({ description: 'ok, unused (this process does not use it) or "error: ..."' })
 
@@ -82,6 +82,7 @@ export const opsDocs = {
     summary: 'Messages a processor parked (undecodable, or failing alone 3 times), newest first',
     tags: ['operations'],
     security: bearer('admin'),
+    queryDescriptions: LIST_QUERY,
     response: { ...pageOf(DeadLetter, 'A page of dead letters'), ...AUTH_ERRORS },
   },
   replay: {

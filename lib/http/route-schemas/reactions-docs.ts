@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { CONDITION_OPS } from '../../reactions/conditions.ts'
 import { SEVERITIES } from '../../reactions/reaction-schema.ts'
-import { AUTH_ERRORS, bearer, component, errorResponse, int, isoTime, pageOf, uuid, type RouteDoc } from './route-doc.ts'
+import { AUTH_ERRORS, bearer, component, errorResponse, int, isoTime, LIST_QUERY, pageOf, uuid, type RouteDoc } from './route-doc.ts'
 
 export const Condition = component(
   'Condition',
@@ -82,6 +82,7 @@ export const reactionsDocs = {
     summary: "The project's reactions, newest first",
     tags: ['reactions'],
     security: bearer('query'),
+    queryDescriptions: LIST_QUERY,
     response: { ...pageOf(Reaction, 'A page of reactions'), ...AUTH_ERRORS, 404: errorResponse("Not this key's project") },
   },
   update: {

@@ -37,6 +37,8 @@ export interface RouteDoc {
   tags: string[]
   security?: Array<Record<string, string[]>>
   querystring?: z.ZodType
+  /** What each query parameter means, for the document (the zod schema says what it may be). */
+  queryDescriptions?: Record<string, string>
   body?: z.ZodType
   response: Record<number, ResponseDoc>
 }
@@ -89,6 +91,13 @@ export const PAGED = {
 export const NO_STORE = {
   'Cache-Control': { description: '`no-store`: the body holds a key', type: 'string' as const, const: 'no-store' },
 }
+
+/** The query parameters most lists share. */
+export const LIST_QUERY = {
+  limit: 'Items per page, 1 to 1000 (default 100)',
+  cursor: "The next page's cursor, from the previous page's Link header; any other value is 400 SLUICE_ERR_INVALID_CURSOR",
+}
+export const timeBound = (what: string) => `${what}; ISO-8601 with a zone (or a date, read as UTC) or epoch milliseconds`
 
 /** A page of a list: 200 with the Link header, 400 for a bad parameter or a cursor Sluice did not issue. */
 export const pageOf = (item: z.ZodType, description: string): Record<number, ResponseDoc> => ({

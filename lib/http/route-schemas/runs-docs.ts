@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { AUTH_ERRORS, bearer, component, errorResponse, int, isoTime, pageOf, type RouteDoc } from './route-doc.ts'
+import { AUTH_ERRORS, bearer, component, errorResponse, int, isoTime, LIST_QUERY, pageOf, timeBound, type RouteDoc } from './route-doc.ts'
 
 const RUN_ID = '4f6c1d2e-8a9b-4c3d-9e8f-0a1b2c3d4e5f'
 const counts = z.record(z.string(), int)
@@ -115,6 +115,14 @@ export const runsDocs = {
     description: '`tag` may repeat (all must hold); `from`/`to` bound started_at as [from, to); `status` is matched in any case.',
     tags: ['runs'],
     security: bearer('query'),
+    queryDescriptions: {
+      name: 'Only runs of this name',
+      status: 'running, completed or failed, in any case',
+      tag: '`key:value`; may repeat (up to 20), and every one must hold',
+      from: timeBound('started_at ≥ from'),
+      to: timeBound('started_at < to'),
+      ...LIST_QUERY,
+    },
     response: { ...pageOf(Run, 'A page of runs'), ...AUTH_ERRORS },
   },
   get: {
@@ -127,6 +135,7 @@ export const runsDocs = {
     summary: 'The steps of a run, by started_at then arrival',
     tags: ['runs'],
     security: bearer('query'),
+    queryDescriptions: LIST_QUERY,
     response: { ...pageOf(Step, 'A page of steps'), ...AUTH_ERRORS, 404: NO_RUN },
   },
   analyze: {
@@ -139,6 +148,7 @@ export const runsDocs = {
     summary: 'The funnel over every run of a pipeline started in [from, to), one entry per step name',
     tags: ['runs'],
     security: bearer('query'),
+    queryDescriptions: { from: timeBound('Runs started at or after'), to: timeBound('Runs started before') },
     response: {
       200: { description: 'Steps in the order they usually run; sums over the runs', body: z.array(PipelineStep) },
       400: errorResponse('A bad parameter (SLUICE_ERR_VALIDATION)'),
