@@ -45,6 +45,31 @@ describe('docs/api.md', () => {
     expect([...new Set(unknown)], 'routes in docs/api.md that no app registers').toEqual([])
   })
 
+  it('names every field and query parameter that /openapi.json (generated from the routes) describes', async () => {
+    const openapi = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      components: { schemas: Record<string, unknown> }
+      paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }> }>>
+    }
+    const fields = new Set<string>()
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(walk)
+      if (node === null || typeof node !== 'object') return
+      for (const [k, v] of Object.entries(node)) {
+        if (k === 'properties') for (const name of Object.keys(v as object)) fields.add(name)
+        if (k !== 'examples' && k !== 'example') walk(v)
+      }
+    }
+    walk(openapi.components.schemas)
+    const params = Object.values(openapi.paths).flatMap((ops) => Object.values(ops).flatMap((op) => (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name)))
+    expect(fields.size).toBeGreaterThan(50)
+    expect(params.length).toBeGreaterThan(20)
+    // Field and parameter names are plain words: in backticks or quotes, or a query parameter.
+    expect([...fields, ...params].filter((n) => !/^\w+$/.test(n))).toEqual([])
+    const named = (name: string) => new RegExp(`[\`"?&]${name}[\`"=&\\s]`).test(doc)
+    expect([...fields].filter((f) => !named(f)), 'fields of the document that docs/api.md never names').toEqual([])
+    expect([...new Set(params)].filter((p) => !named(p)), 'query parameters that docs/api.md never names').toEqual([])
+  })
+
   it('links only to files of the repository that exist', () => {
     const targets = [...doc.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!)
     expect(targets.length).toBeGreaterThan(0)

@@ -9,6 +9,7 @@ import { withTransaction, type PgPool } from '../../lib/postgres.ts'
 import type { CursorCodec } from '../../query-api/cursor-codec.ts'
 import { cursorId, limitParam, nextLink, parseBody, parseQuery } from '../../query-api/query-params.ts'
 import type { ProjectStore } from '../project-store.ts'
+import { adminDocs } from '../../lib/http/route-schemas/index.ts'
 
 const createKeyBody = z.strictObject({
   kind: z.enum(['ingest', 'query']),
@@ -37,7 +38,7 @@ export const keysRoutes: FastifyPluginAsync<KeysRoutesOptions> = async (app, { p
     if (!(await projects.exists(id))) throw new NotFoundError('Project')
   }
 
-  app.post<{ Params: { id: string } }>('/api/projects/:id/keys', auth, async (request, reply) => {
+  app.post<{ Params: { id: string } }>('/api/projects/:id/keys', { ...auth, schema: { ...adminDocs.createKey, body: createKeyBody } }, async (request, reply) => {
     await requireProject(request.params.id)
     const body = parseBody(createKeyBody, request.body)
     const key = await withTransaction(pg, async (client) => {
@@ -54,7 +55,7 @@ export const keysRoutes: FastifyPluginAsync<KeysRoutesOptions> = async (app, { p
     return reply.status(201).header('cache-control', 'no-store').send(key)
   })
 
-  app.get<{ Params: { id: string } }>('/api/projects/:id/keys', auth, async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/api/projects/:id/keys', { ...auth, schema: { ...adminDocs.listKeys, querystring: listQuery } }, async (request, reply) => {
     await requireProject(request.params.id)
     const q = parseQuery(listQuery, request.query)
     const after = cursors.decode(listCursor, q.cursor)
@@ -65,7 +66,7 @@ export const keysRoutes: FastifyPluginAsync<KeysRoutesOptions> = async (app, { p
     return items
   })
 
-  app.delete<{ Params: { id: string; key_id: string } }>('/api/projects/:id/keys/:key_id', auth, async (request, reply) => {
+  app.delete<{ Params: { id: string; key_id: string } }>('/api/projects/:id/keys/:key_id', { ...auth, schema: adminDocs.revokeKey }, async (request, reply) => {
     await requireProject(request.params.id)
     const revoked = await withTransaction(pg, async (client) => {
       const r = await keys.revoke(client, request.params.id, request.params.key_id)

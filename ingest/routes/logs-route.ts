@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { InvalidBodyError } from '../../lib/errors.ts'
 import type { BatchAcceptor } from '../batch-acceptor.ts'
 import { decodedBodyBytes, sendAcceptResult } from './accept-response.ts'
+import { ingestDocs } from '../../lib/http/route-schemas/index.ts'
 
 /**
  * `POST /api/logs` (ingest key, Reflex compatible): one log object or an array of them, each the
@@ -9,7 +10,7 @@ import { decodedBodyBytes, sendAcceptResult } from './accept-response.ts'
  * refer to the positions in the array sent.
  */
 export const logsRoute: FastifyPluginAsync<{ accept: BatchAcceptor }> = async (app, { accept }) => {
-  app.post('/api/logs', { onRequest: app.requireKey('ingest') }, async (request, reply) => {
+  app.post('/api/logs', { onRequest: app.requireKey('ingest'), schema: ingestDocs.logs }, async (request, reply) => {
     const body = request.body
     if (typeof body !== 'object' || body === null) throw new InvalidBodyError('Body must be a log object or an array of them')
     const logs: unknown[] = Array.isArray(body) ? body : [body]

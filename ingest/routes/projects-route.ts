@@ -10,6 +10,7 @@ import { withTransaction, type PgPool } from '../../lib/postgres.ts'
 import type { CursorCodec } from '../../query-api/cursor-codec.ts'
 import { cursorId, cursorIsoTime, limitParam, nextLink, parseQuery } from '../../query-api/query-params.ts'
 import type { ProjectStore } from '../project-store.ts'
+import { adminDocs } from '../../lib/http/route-schemas/index.ts'
 
 // Postgres text cannot hold NUL; a lone surrogate has no UTF-8 form: refused, not a 500.
 const createProjectBody = z.object({ name: z.string().trim().min(1).max(200).refine((s) => !hasUnstorableText(s)) })
@@ -30,7 +31,7 @@ export interface ProjectsRouteOptions {
 export const projectsRoute: FastifyPluginAsync<ProjectsRouteOptions> = async (app, { pg, projects, keys, cursors }) => {
   const auth = { onRequest: app.requireKey('admin') }
 
-  app.post('/api/projects', auth, async (request, reply) => {
+  app.post('/api/projects', { ...auth, schema: { ...adminDocs.createProject, body: createProjectBody } }, async (request, reply) => {
     const parsed = createProjectBody.safeParse(request.body)
     if (!parsed.success) throw new ValidationError('name: must be a string of 1 to 200 characters, without NUL or unpaired surrogates')
     const { name } = parsed.data
@@ -53,7 +54,7 @@ export const projectsRoute: FastifyPluginAsync<ProjectsRouteOptions> = async (ap
       .send({ id: created.project.id, name: created.project.name, ingest_key: created.ingest.key, query_key: created.query.key, created_at: created.project.created_at })
   })
 
-  app.get('/api/projects', auth, async (request, reply) => {
+  app.get('/api/projects', { ...auth, schema: { ...adminDocs.listProjects, querystring: listQuery } }, async (request, reply) => {
     const q = parseQuery(listQuery, request.query)
     const page = await projects.list({ limit: q.limit + 1, after: cursors.decode(listCursor, q.cursor) })
     const items = page.slice(0, q.limit)

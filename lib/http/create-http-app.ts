@@ -18,10 +18,13 @@ import { corsPolicy } from './cors-policy.ts'
 import { errorBody } from './error-body.ts'
 import { securityHeaders } from './security-headers.ts'
 import { createRouteMethods } from './route-methods.ts'
+import { serializerCompiler, validatorCompiler } from './zod-route-schema.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     sluiceRoutes: readonly string[]
+    /** The `schema` of each of `sluiceRoutes`, by `METHOD /path`. */
+    sluiceRouteSchemas: ReadonlyMap<string, unknown>
   }
 }
 
@@ -47,13 +50,26 @@ export function createHttpApp(options: { logger: Logger; metrics: Metrics; bodyL
     clientErrorHandler: createClientErrorHandler(options.logger),
   })
 
+  // Route schemas are zod schemas that document the route; the handlers validate with them (see
+  // zod-route-schema.ts), so fastify's own validation and serialization leave them alone.
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+
   // Every METHOD /path this app serves, for the OpenAPI drift test and for startup logs.
   const routes: string[] = []
+  const schemas = new Map<string, unknown>()
   app.decorate('sluiceRoutes', routes)
+  app.decorate('sluiceRouteSchemas', schemas)
   const methods = createRouteMethods()
   app.addHook('onRoute', (route) => {
-    // OPTIONS is @fastify/cors's catch-all preflight route, not part of the API.
-    for (const method of [route.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') routes.push(`${method} ${route.url}`)
+    // OPTIONS is @fastify/cors's catch-all preflight route, and /docs/... Swagger UI's assets
+    // (its page, /docs, is listed): not part of the API.
+    const listed = !route.url.startsWith('/docs/')
+    for (const method of [route.method].flat()) {
+      if (!listed || method === 'HEAD' || method === 'OPTIONS') continue
+      routes.push(`${method} ${route.url}`)
+      schemas.set(`${method} ${route.url}`, route.schema)
+    }
     methods.add(route.method, route.url)
   })
 

@@ -25,6 +25,8 @@ export async function createRoleApp(
     bodyLimit: services.config.limits.maxBodyBytes,
     corsOrigins: services.config.corsOrigins,
   })
+  // First: its onRoute hook documents every route registered after it.
+  await app.register(docsRoutes)
   await app.register(authPlugin, { resolveKey: services.resolveKey, adminToken: services.config.adminToken })
   await app.register(opsRoutes, {
     services,
@@ -32,7 +34,6 @@ export async function createRoleApp(
     processorLiveness: options.processorLiveness ?? (() => []),
   })
   await app.register(deadLetterRoutes, { services })
-  await app.register(docsRoutes)
   for (const plugin of routes) await app.register(plugin, { services })
   await app.ready()
   return app

@@ -8,6 +8,7 @@ import { createDeadLetterStore } from '../dead-letters/dead-letter-store.ts'
 import { BrokerUnavailableError, NotFoundError } from '../errors.ts'
 import { withTransaction } from '../postgres.ts'
 import type { Services } from '../services.ts'
+import { opsDocs } from './route-schemas/index.ts'
 
 /** The header a replayed message carries: the id of the dead letter it came from. */
 export const REPLAY_OF_HEADER = 'x-sluice-replay-of'
@@ -27,7 +28,7 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
   const cursors = createCursorCodec(cursorKey(services.config.adminToken))
   const auth = { onRequest: app.requireKey('admin') }
 
-  app.get('/api/ops/dead-letters', auth, async (request, reply) => {
+  app.get('/api/ops/dead-letters', { ...auth, schema: { ...opsDocs.deadLetters, querystring: listQuery } }, async (request, reply) => {
     const q = parseQuery(listQuery, request.query)
     const rows = await store.list({ limit: q.limit + 1, after: cursors.decode(listCursor, q.cursor) })
     const page = rows.slice(0, q.limit)
@@ -36,7 +37,7 @@ export const deadLetterRoutes: FastifyPluginAsync<{ services: Services }> = asyn
     return page
   })
 
-  app.post('/api/ops/dead-letters/replay', auth, async (request) => {
+  app.post('/api/ops/dead-letters/replay', { ...auth, schema: { ...opsDocs.replay, body: replayBody } }, async (request) => {
     const body = parseBody(replayBody, request.body)
     const wanted = 'ids' in body ? [...new Set(body.ids)] : 'all'
     const replayed = await withTransaction(services.pg, async (client) => {

@@ -3,6 +3,7 @@ import { fetchConsumerLag } from '../kafka/consumer-lag.ts'
 import type { ProcessorLiveness } from '../../processors/start-processor.ts'
 import type { Services } from '../services.ts'
 import { VERSIONS } from '../version.ts'
+import { opsDocs } from './route-schemas/index.ts'
 
 export interface OpsRoutesOptions {
   services: Services
@@ -18,21 +19,21 @@ const CHECK_TIMEOUT_MS = 2_000
 export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { services, consumerGroups, processorLiveness }) => {
   const { metrics } = services
 
-  app.get('/health', async () => ({ status: 'ok', version: VERSIONS }))
+  app.get('/health', { schema: opsDocs.health }, async () => ({ status: 'ok', version: VERSIONS }))
 
-  app.get('/ready', async (_request, reply) => {
+  app.get('/ready', { schema: opsDocs.ready }, async (_request, reply) => {
     const { ok, checks, processors } = await readiness()
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks, processors })
   })
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { schema: opsDocs.metrics }, async (_request, reply) => {
     // Prometheus scrapes /metrics, not /ready: sluice_ready is refreshed here too, so an alert on it
     // sees what /ready would answer now.
     await Promise.all([refreshLag().catch((err: unknown) => app.log.warn({ err }, 'could not read consumer lag')), readiness()])
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.render())
   })
 
-  app.get('/api/ops/lag', { onRequest: app.requireKey('admin') }, async () => refreshLag())
+  app.get('/api/ops/lag', { onRequest: app.requireKey('admin'), schema: opsDocs.lag }, async () => refreshLag())
 
   async function readiness() {
     const checks = await checkDependencies(services)

@@ -4,6 +4,7 @@ import type { AuditStore } from '../../lib/audit/audit-store.ts'
 import { NotFoundError } from '../../lib/errors.ts'
 import type { CursorCodec } from '../cursor-codec.ts'
 import { cursorId, cursorIsoTime, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
+import { adminDocs } from '../../lib/http/route-schemas/index.ts'
 
 const filterFields = {
   action: z.string().min(1).max(100).optional(),
@@ -29,12 +30,12 @@ export const auditRoutes: FastifyPluginAsync<{ audit: AuditStore; cursors: Curso
     return items
   }
 
-  app.get('/api/audit', { onRequest: app.requireKey('admin') }, async (request, reply) => {
+  app.get('/api/audit', { onRequest: app.requireKey('admin'), schema: { ...adminDocs.audit, querystring: adminQuery } }, async (request, reply) => {
     const q = parseQuery(adminQuery, request.query)
     return page(request, reply, q.project_id, q)
   })
 
-  app.get<{ Params: { id: string } }>('/api/projects/:id/audit', { onRequest: app.requireKey('query') }, async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/api/projects/:id/audit', { onRequest: app.requireKey('query'), schema: { ...adminDocs.projectAudit, querystring: projectQuery } }, async (request, reply) => {
     if (request.params.id !== request.projectId) throw new NotFoundError('Project')
     return page(request, reply, request.projectId, parseQuery(projectQuery, request.query))
   })

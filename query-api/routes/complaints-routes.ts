@@ -5,6 +5,7 @@ import { NotFoundError } from '../../lib/errors.ts'
 import type { ComplaintStore } from '../complaint-store.ts'
 import type { CursorCodec } from '../cursor-codec.ts'
 import { cursorId, cursorIsoTime, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
+import { complaintsDocs } from '../../lib/http/route-schemas/index.ts'
 
 const STATUSES = ['open', 'acknowledged', 'resolved'] as const
 const listQuery = z.object({
@@ -31,7 +32,7 @@ const patchBody = z.strictObject({
 export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore; cursors: CursorCodec }> = async (app, { complaints, cursors }) => {
   const auth = { onRequest: app.requireKey('query') }
 
-  app.get<{ Params: { id: string } }>('/api/complaints/:id', auth, async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/api/complaints/:id', { ...auth, schema: { ...complaintsDocs.get, querystring: listQuery } }, async (request, reply) => {
     if (request.params.id === request.projectId) {
       const q = parseQuery(listQuery, request.query)
       const page = await complaints.list(request.projectId, { status: q.status, limit: q.limit + 1, after: cursors.decode(listCursor, q.cursor) })
@@ -45,14 +46,14 @@ export const complaintsRoutes: FastifyPluginAsync<{ complaints: ComplaintStore; 
     return complaint
   })
 
-  app.patch<{ Params: { id: string } }>('/api/complaints/:id', auth, async (request) => {
+  app.patch<{ Params: { id: string } }>('/api/complaints/:id', { ...auth, schema: { ...complaintsDocs.update, body: patchBody } }, async (request) => {
     const change = parseBody(patchBody, request.body)
     const updated = await complaints.update(request.projectId, request.params.id, change, auditContext(request))
     if (!updated) throw new NotFoundError('Complaint')
     return updated
   })
 
-  app.get<{ Params: { id: string } }>('/api/complaints/:id/deliveries', auth, async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/api/complaints/:id/deliveries', { ...auth, schema: { ...complaintsDocs.deliveries, querystring: pageQuery } }, async (request, reply) => {
     const q = parseQuery(pageQuery, request.query)
     const after = cursors.decode(listCursor, q.cursor)
     const complaint = await complaints.get(request.projectId, request.params.id)

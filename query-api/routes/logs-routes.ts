@@ -5,6 +5,7 @@ import { LOG_LEVELS } from '../../lib/event-types.ts'
 import type { LogReader } from '../log-reader.ts'
 import type { CursorCodec } from '../cursor-codec.ts'
 import { cursorId, cursorTime, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
+import { logsDocs } from '../../lib/http/route-schemas/index.ts'
 
 const ALIASES: Record<string, (typeof LOG_LEVELS)[number]> = { warning: 'warn', critical: 'fatal' }
 const level = z
@@ -55,7 +56,7 @@ const statsQuery = z.object({
 export const logsRoutes: FastifyPluginAsync<{ logs: LogReader; cursors: CursorCodec }> = async (app, { logs, cursors }) => {
   const auth = { onRequest: app.requireKey('query') }
 
-  app.get('/api/logs', auth, async (request, reply) => {
+  app.get('/api/logs', { ...auth, schema: { ...logsDocs.list, querystring: listQuery } }, async (request, reply) => {
     const q = parseQuery(listQuery, request.query)
     const page = await logs.list(request.projectId, {
       levels: q.level,
@@ -73,7 +74,7 @@ export const logsRoutes: FastifyPluginAsync<{ logs: LogReader; cursors: CursorCo
     return page.logs
   })
 
-  app.get('/api/logs/stats', auth, async (request) => {
+  app.get('/api/logs/stats', { ...auth, schema: { ...logsDocs.stats, querystring: statsQuery } }, async (request) => {
     const q = parseQuery(statsQuery, request.query)
     const to = q.to ?? Date.now()
     const from = q.from ?? to - 86_400_000

@@ -6,6 +6,7 @@ import { conditionProblem, createReactionBody, patchReactionBody, type ReactionI
 import type { ReactionStore } from '../../lib/reactions/reaction-store.ts'
 import type { CursorCodec } from '../cursor-codec.ts'
 import { cursorId, cursorIsoTime, limitParam, nextLink, parseBody, parseQuery } from '../query-params.ts'
+import { reactionsDocs } from '../../lib/http/route-schemas/index.ts'
 
 const listQuery = z.object({ limit: limitParam, cursor: z.string().max(200).optional() })
 // The shape Sluice issues, exactly: anything else once reached Postgres as a cast error, a 500.
@@ -20,14 +21,14 @@ function checkConditions(input: Pick<ReactionInput, 'conditions'>): void {
 export const reactionsRoutes: FastifyPluginAsync<{ reactions: ReactionStore; cursors: CursorCodec }> = async (app, { reactions, cursors }) => {
   const auth = { onRequest: app.requireKey('query') }
 
-  app.post('/api/reactions', auth, async (request, reply) => {
+  app.post('/api/reactions', { ...auth, schema: { ...reactionsDocs.create, body: createReactionBody } }, async (request, reply) => {
     const body = parseBody(createReactionBody, request.body)
     if (body.project_id !== undefined && body.project_id !== request.projectId) throw new NotFoundError('Project')
     checkConditions(body)
     return reply.status(201).send(await reactions.create(request.projectId, body, auditContext(request)))
   })
 
-  app.get<{ Params: { project_id: string } }>('/api/reactions/:project_id', auth, async (request, reply) => {
+  app.get<{ Params: { project_id: string } }>('/api/reactions/:project_id', { ...auth, schema: { ...reactionsDocs.list, querystring: listQuery } }, async (request, reply) => {
     if (request.params.project_id !== request.projectId) throw new NotFoundError('Project')
     const q = parseQuery(listQuery, request.query)
     const after = cursors.decode(listCursor, q.cursor)
@@ -38,7 +39,7 @@ export const reactionsRoutes: FastifyPluginAsync<{ reactions: ReactionStore; cur
     return items
   })
 
-  app.patch<{ Params: { id: string } }>('/api/reactions/:id', auth, async (request) => {
+  app.patch<{ Params: { id: string } }>('/api/reactions/:id', { ...auth, schema: { ...reactionsDocs.update, body: patchReactionBody } }, async (request) => {
     const patch = parseBody(patchReactionBody, request.body)
     const current = await reactions.get(request.projectId, request.params.id)
     if (!current) throw new NotFoundError('Reaction')
@@ -49,7 +50,7 @@ export const reactionsRoutes: FastifyPluginAsync<{ reactions: ReactionStore; cur
     return updated
   })
 
-  app.delete<{ Params: { id: string } }>('/api/reactions/:id', auth, async (request, reply) => {
+  app.delete<{ Params: { id: string } }>('/api/reactions/:id', { ...auth, schema: reactionsDocs.remove }, async (request, reply) => {
     if (!(await reactions.remove(request.projectId, request.params.id, auditContext(request)))) throw new NotFoundError('Reaction')
     return reply.status(204).send()
   })

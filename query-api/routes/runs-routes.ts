@@ -4,6 +4,7 @@ import { NotFoundError } from '../../lib/errors.ts'
 import type { CursorCodec } from '../cursor-codec.ts'
 import { cursorId, cursorTime, limitParam, nextLink, parseQuery, timeParam } from '../query-params.ts'
 import type { RunReader } from '../run-reader.ts'
+import { runsDocs } from '../../lib/http/route-schemas/index.ts'
 
 const tagParam = z
   .string()
@@ -38,7 +39,7 @@ const stepCursor = z.number().int().min(0).max(1_000_000_000)
 export const runsRoutes: FastifyPluginAsync<{ runs: RunReader; cursors: CursorCodec }> = async (app, { runs, cursors }) => {
   const auth = { onRequest: app.requireKey('query') }
 
-  app.get('/runs', auth, async (request, reply) => {
+  app.get('/runs', { ...auth, schema: { ...runsDocs.list, querystring: listRunsQuery } }, async (request, reply) => {
     const q = parseQuery(listRunsQuery, request.query)
     const before = cursors.decode(runCursor, q.cursor) ?? undefined
     const page = await runs.listRuns(request.projectId, { ...q, tags: q.tag, before })
@@ -47,13 +48,13 @@ export const runsRoutes: FastifyPluginAsync<{ runs: RunReader; cursors: CursorCo
     return page.runs
   })
 
-  app.get<{ Params: { id: string } }>('/runs/:id', auth, async (request) => {
+  app.get<{ Params: { id: string } }>('/runs/:id', { ...auth, schema: runsDocs.get }, async (request) => {
     const run = await runs.getRun(request.projectId, request.params.id)
     if (!run) throw new NotFoundError('Run')
     return run
   })
 
-  app.get<{ Params: { id: string } }>('/runs/:id/steps', auth, async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/runs/:id/steps', { ...auth, schema: { ...runsDocs.steps, querystring: stepsQuery } }, async (request, reply) => {
     const q = parseQuery(stepsQuery, request.query)
     const offset = cursors.decode(stepCursor, q.cursor) ?? 0
     const run = await runs.getRun(request.projectId, request.params.id)
