@@ -237,7 +237,9 @@ async function main(): Promise<void> {
   out('|---|---:|')
   for (const g of groupNames) out(`| ${g.replace(`-${id}`, '')} | ${s1(catchUp.perGroupMs.get(g)! / 1000)} |`)
   out()
-  out(`processor child: peak RSS ${mib(catchUp.peakRss)}, ${s1(catchUp.cpuSeconds)} CPU s; CPU shares over the catch-up: ${catchUp.shares}`)
+  out(
+    `processor child: peak RSS ${mib(catchUp.memory.peak)} (peak anonymous ${mib(catchUp.memory.peakAnon)}, file-backed then ${mib(catchUp.memory.fileAtPeakAnon)}: mapped code, mostly libchdb.so), ` +
+      `${s1(catchUp.cpuSeconds)} CPU s; CPU shares over the catch-up: ${catchUp.shares}`)
   out(`check: ${check.checked} sampled runs on GET /runs/{id} (status, step_count = 5), ${check.analyzed} on /analyze (5 funnel steps): ${check.problems.length === 0 ? 'all right' : `${check.problems.length} WRONG`}`)
   for (const p of check.problems.slice(0, 5)) out(`  ${p}`)
   out(`dead letters: ${deadLetters}; error lines in the processor log: ${errorLines(processor.logFile)}`)
@@ -289,7 +291,7 @@ async function processorCatchUp(o: { env: Record<string, string>; tmp: string; a
   const totalSeconds = Math.max(...perGroupMs.values()) / 1000
   const cpu = cpuSeconds(processor.pid) ?? Number.NaN
   const shares = cpuShares([[before, cpuSnapshot(pids)]], (performance.now() - readyAt) / 1000)
-  return { processor, profileDir, readySeconds, totalSeconds, perGroupMs, cpuSeconds: cpu, cpuAtReady, peakRss: memory.stop(), shares }
+  return { processor, profileDir, readySeconds, totalSeconds, perGroupMs, cpuSeconds: cpu, cpuAtReady, memory: memory.stop(), shares }
 }
 
 /** A few runs of every project: GET /runs/{id} shows the right status and 5 steps; some on /analyze too. */

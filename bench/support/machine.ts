@@ -125,23 +125,39 @@ export function cpuShares(windows: ReadonlyArray<readonly [CpuSnapshot, CpuSnaps
   return parts.join(', ')
 }
 
-/** Resident memory of a process now and at its peak (VmRSS, VmHWM in /proc/<pid>/status), in bytes. */
-export function residentBytes(pid: number): { rss: number; peak: number } | undefined {
+/**
+ * Resident memory of a process now and at its peak (VmRSS, VmHWM in /proc/<pid>/status), and now
+ * split into anonymous (heaps, buffers) and file-backed pages (mapped code: libchdb.so is 0.5 GiB), in bytes.
+ */
+export function residentBytes(pid: number): { rss: number; peak: number; anon: number; file: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024
-    return { rss: kib('VmRSS'), peak: kib('VmHWM') }
+    return { rss: kib('VmRSS'), peak: kib('VmHWM'), anon: kib('RssAnon'), file: kib('RssFile') }
   } catch {
     return undefined
   }
 }
 
-/** Samples a process's resident memory every `everyMs`; `stop()` returns the highest seen (VmHWM included). */
-export function sampleResidentMemory(pid: number, everyMs: number): { stop(): number } {
-  let peak = 0
+export interface MemoryPeaks {
+  /** Highest resident memory seen (VmHWM included). */
+  peak: number
+  /** Highest anonymous resident memory seen, and the file-backed part at that moment. */
+  peakAnon: number
+  fileAtPeakAnon: number
+}
+
+/** Samples a process's resident memory every `everyMs`; `stop()` returns the highest seen. */
+export function sampleResidentMemory(pid: number, everyMs: number): { stop(): MemoryPeaks } {
+  const peaks: MemoryPeaks = { peak: 0, peakAnon: 0, fileAtPeakAnon: 0 }
   const take = () => {
     const m = residentBytes(pid)
-    if (m) peak = Math.max(peak, m.rss, Number.isFinite(m.peak) ? m.peak : 0)
+    if (!m) return
+    peaks.peak = Math.max(peaks.peak, m.rss, Number.isFinite(m.peak) ? m.peak : 0)
+    if (m.anon > peaks.peakAnon) {
+      peaks.peakAnon = m.anon
+      peaks.fileAtPeakAnon = m.file
+    }
   }
   const timer = setInterval(take, everyMs)
   take()
@@ -149,7 +165,7 @@ export function sampleResidentMemory(pid: number, everyMs: number): { stop(): nu
     stop() {
       take()
       clearInterval(timer)
-      return peak
+      return peaks
     },
   }
 }
