@@ -20,7 +20,7 @@
  *    run_complete to GET /runs/{id} showing COMPLETED.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -48,6 +48,8 @@ const { values: args } = parseArgs({
     /** Offered loads in events/s, e.g. 500,2000; default 10 % and 50 % of the best B=100 ingest figure. */
     'freshness-rates': { type: 'string' },
     profile: { type: 'boolean', default: false },
+    /** SLUICE_INGEST_WORKERS of the ingest children (default: Sluice's, one per core). */
+    'ingest-workers': { type: 'string' },
     /** Extra node flags for the ingest child of the throughput part, e.g. "--max-semi-space-size=64". */
     'ingest-node-flags': { type: 'string' },
     /** LOG_LEVEL of the children (their logs are in the temporary directory). */
@@ -161,6 +163,7 @@ async function main(): Promise<void> {
   out(`events:  ${events.length} distinct (runs of 7: run_start, 5 x step_complete, run_complete), cycled`)
   out(`         ${Math.round(jsonBytes / n)} B JSON, ${Math.round(gzipBytes / n)} B gzipped JSON, ${Math.round(avroBytes / n)} B Avro per event`)
   out(`window:  ${WARMUP_MS / 1000} s warm-up, then ${WINDOW_MS / 1000} s counted, per measurement; raw and ingest alternate, ${ROUNDS} rounds`)
+  out(`ingest:  SLUICE_INGEST_WORKERS=${args['ingest-workers'] ?? `default (${os.availableParallelism()})`}; its CPU is the primary's and every worker's`)
   out()
 
   const pids = new Map<string, number | undefined>([
@@ -293,7 +296,10 @@ function printThroughput(rows: readonly ThroughputRow[]): void {
 }
 
 function printProfile(dir: string, id: string): void {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
+  // With ingest workers each process writes one; the busiest (largest) is a worker's.
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort((a, b) => statSync(path.join(dir, b)).size - statSync(path.join(dir, a)).size)[0]
   if (!file) {
     out('(no CPU profile was written by the ingest child)')
     return
@@ -412,6 +418,7 @@ function childEnv(services: ServiceUrls, adminToken: string, extra: Record<strin
     SLUICE_RATE_LIMIT_EVENTS_PER_SECOND: '0',
     LOG_LEVEL: args['log-level'],
     KAFKA_CLIENT_ID: 'sluice-bench',
+    ...(args['ingest-workers'] ? { SLUICE_INGEST_WORKERS: args['ingest-workers'] } : {}),
     ...extra,
   }
 }
