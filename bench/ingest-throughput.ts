@@ -42,7 +42,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1.5' },
     rounds: { type: 'string', default: '2' },
-    settings: { type: 'string', default: '100x1,100x8,1000x1,1000x4,1000x4gz' },
+    settings: { type: 'string', default: '100x1,100x8,500x4,1000x1,1000x4,1000x4gz' },
     /** Per load; loads run lightest first, on the same children. */
     'freshness-seconds': { type: 'string', default: '20' },
     /** Offered loads in events/s, e.g. 500,2000; default 10 % and 50 % of the best B=100 ingest figure. */
