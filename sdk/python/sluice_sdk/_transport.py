@@ -241,13 +241,15 @@ class Transport:
         return True
 
     def _due(self) -> bool:
+        """Whether a send should start now. The first request goes at ``flush_at``; one beside it
+        only for a full batch (or when a flush asked): under load, small batches in parallel would
+        cost the client and Sluice more per event than the waiting they save. Holds the lock."""
         if not self._queue or self._aborted.is_set():
             return False
-        return (
-            self._queue[0].seq <= self._due_through
-            or len(self._queue) >= self._o.flush_at
-            or self._queued_bytes >= self._o.max_batch_bytes
-        )
+        full = len(self._queue) >= self._o.max_batch_events or self._queued_bytes >= self._o.max_batch_bytes
+        if self._in_flight:
+            return self._queue[0].seq <= self._due_through or full
+        return self._queue[0].seq <= self._due_through or len(self._queue) >= self._o.flush_at or full
 
     def _work(self) -> None:
         try:

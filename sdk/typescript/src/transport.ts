@@ -171,10 +171,17 @@ export class Transport {
     }
   }
 
+  /**
+   * Whether a send should start now. The first request goes at `flushAt`; one beside it only for a
+   * full batch (or when a flush asked): under load, small batches in parallel would cost the
+   * client and Sluice more per event than the waiting they save.
+   */
   private due(): boolean {
     const head = this.queue.peek()
     if (!head || this.abort.signal.aborted) return false
-    return head.seq <= this.dueThrough || this.queue.length >= this.o.flushAt || this.queue.bytes >= this.o.maxBatchBytes
+    const full = this.queue.length >= this.o.maxBatchEvents || this.queue.bytes >= this.o.maxBatchBytes
+    if (this.sending.size > 0) return head.seq <= this.dueThrough || full
+    return head.seq <= this.dueThrough || this.queue.length >= this.o.flushAt || full
   }
 
   private inFlightEvents(): number {
@@ -194,7 +201,7 @@ export class Transport {
         this.settle()
         // An event may have become due while this batch was out.
         if (this.due()) this.kick()
-        else if (this.queue.length === 0) this.clearTimer()
+        else if (this.queue.length === 0 && this.sending.size === 0) this.clearTimer()
         else this.armTimer()
       })
       this.deliveries.add(delivery)
