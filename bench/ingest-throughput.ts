@@ -48,7 +48,10 @@ const { values: args } = parseArgs({
     /** Offered loads in events/s, e.g. 500,2000; default 10 % and 50 % of the best B=100 ingest figure. */
     'freshness-rates': { type: 'string' },
     profile: { type: 'boolean', default: false },
-    /** SLUICE_INGEST_WORKERS of the ingest children (default: Sluice's, one per core). */
+    /**
+     * SLUICE_INGEST_WORKERS of the ingest children (default: Sluice's, one per core). A comma list
+     * (1,2) starts one ingest child per value and alternates their windows with the raw ones.
+     */
     'ingest-workers': { type: 'string' },
     /** Extra node flags for the ingest child of the throughput part, e.g. "--max-semi-space-size=64". */
     'ingest-node-flags': { type: 'string' },
@@ -126,18 +129,23 @@ async function main(): Promise<void> {
 
   const env = childEnv(services, adminToken, { SLUICE_TOPIC_EVENTS: topics[0]!, SLUICE_TOPIC_DEAD_LETTER: topics[1]!, ...groups })
   const profileDir = path.join(tmp, 'profile')
-  const ingest = await startChild('ingest', {
-    roles: ['ingest'],
-    env,
-    logFile: path.join(tmp, 'ingest.log'),
-    nodeArgs: [
-      ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-      ...(args['ingest-node-flags']?.split(/\s+/).filter(Boolean) ?? []),
-    ],
-  })
-  const http = createHttpClient(ingest.url, { maxSockets: Math.max(...SETTINGS.map((s) => s.concurrency)) })
-  cleanups.push(['ingest HTTP client', async () => http.close()])
-  const project = await createProject(http, adminToken)
+  const variants: IngestVariant[] = []
+  for (const workers of WORKER_VARIANTS) {
+    const name = WORKER_VARIANTS.length > 1 ? `ingest w=${workers}` : 'ingest'
+    const child = await startChild(name, {
+      roles: ['ingest'],
+      env: workers === undefined ? env : { ...env, SLUICE_INGEST_WORKERS: workers },
+      logFile: path.join(tmp, `${name.replace(/\W+/g, '-')}.log`),
+      nodeArgs: [
+        ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+        ...(args['ingest-node-flags']?.split(/\s+/).filter(Boolean) ?? []),
+      ],
+    })
+    const http = createHttpClient(child.url, { maxSockets: Math.max(...SETTINGS.map((s) => s.concurrency)) })
+    cleanups.push([`${name} HTTP client`, async () => http.close()])
+    variants.push({ name, suffix: WORKER_VARIANTS.length > 1 ? ` w=${workers}` : '', child, http })
+  }
+  const project = await createProject(variants[0]!.http, adminToken)
 
   const producer = createEventProducer(kafka, { timeoutMs: 10_000 })
   cleanups.push(['baseline producer', () => producer.disconnect()])
@@ -164,20 +172,23 @@ async function main(): Promise<void> {
   out(`         ${Math.round(jsonBytes / n)} B JSON, ${Math.round(gzipBytes / n)} B gzipped JSON, ${Math.round(avroBytes / n)} B Avro per event`)
   out(`window:  ${WARMUP_MS / 1000} s warm-up, then ${WINDOW_MS / 1000} s counted, per measurement; raw and ingest alternate, ${ROUNDS} rounds`)
   out(`ingest:  SLUICE_INGEST_WORKERS=${args['ingest-workers'] ?? `default (${os.availableParallelism()})`}; its CPU is the primary's and every worker's`)
+  if (variants.length > 1) out('         one ingest child per value; within a round their windows follow the raw one (raw, w=a, w=b)')
   out()
 
   const pids = new Map<string, number | undefined>([
     ['client', process.pid],
-    ['ingest', ingest.pid],
+    ...variants.map((v) => [v.name, v.child.pid] as [string, number]),
     ['broker', localKafkaPid()],
   ])
   const probe = () => cpuSnapshot(pids)
-  const rows: ThroughputRow[] = SETTINGS.map((setting) => ({ setting, raw: [], ingest: [] }))
+  const rows: ThroughputRow[] = SETTINGS.flatMap((setting) => variants.map((variant) => ({ setting, variant, raw: [], ingest: [] })))
   // Raw and ingest alternate (ABAB...) over the rounds, so a drift in what else runs on the
   // machine hits both sides alike. The raw figure of a B x C is shared by its gzip setting.
   for (let round = 1; round <= ROUNDS; round++) {
     const rawThisRound = new Map<string, WindowResult<CpuSnapshot>>()
-    for (const row of rows) {
+    // With several ingest children, every other round takes them in the opposite order.
+    const roundRows = round % 2 === 1 ? rows : SETTINGS.flatMap((s) => rows.filter((r) => r.setting === s).reverse())
+    for (const row of roundRows) {
       const { setting } = row
       const pool = pools.get(setting.batch)!
       const rawKey = `${setting.batch}x${setting.concurrency}`
@@ -198,7 +209,8 @@ async function main(): Promise<void> {
         rawThisRound.set(rawKey, raw)
       }
       row.raw.push(raw)
-      note(`round ${round}/${ROUNDS} ${setting.label}: POST /ingest`)
+      const { http } = row.variant
+      note(`round ${round}/${ROUNDS} ${setting.label}${row.variant.suffix}: POST /ingest`)
       const headers: Record<string, string> = { authorization: `Bearer ${project.ingest_key}`, 'content-type': 'application/json' }
       if (setting.gzip) headers['content-encoding'] = 'gzip'
       row.ingest.push(
@@ -221,7 +233,7 @@ async function main(): Promise<void> {
   }
   printThroughput(rows)
 
-  await ingest.stop()
+  for (const v of variants) await v.child.stop()
   if (args.profile) printProfile(profileDir, id)
 
   if (FRESHNESS_MS > 0) {
@@ -236,8 +248,20 @@ async function main(): Promise<void> {
   out(`total bench time ${Math.round((Date.now() - started) / 1000)} s`)
 }
 
+const WORKER_VARIANTS: Array<string | undefined> = args['ingest-workers']?.split(',').map((w) => w.trim()) ?? [undefined]
+
+interface IngestVariant {
+  /** Its name in the CPU shares, e.g. `ingest` or `ingest w=2`. */
+  name: string
+  /** After the setting's label in the tables: empty with one variant. */
+  suffix: string
+  child: SluiceChild
+  http: ReturnType<typeof createHttpClient>
+}
+
 interface ThroughputRow {
   setting: Setting
+  variant: IngestVariant
   /** One window per round. */
   raw: WindowResult<CpuSnapshot>[]
   ingest: WindowResult<CpuSnapshot>[]
@@ -265,14 +289,14 @@ function printThroughput(rows: readonly ThroughputRow[]): void {
   out()
   out('| setting | raw producer ev/s | POST /ingest ev/s | ingest / raw | per round | ingest p50 ms | ingest p99 ms | raw p50 ms | raw p99 ms | CPU µs/event raw (client) | CPU µs/event ingest (server) |')
   out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
-  for (const { setting, raw, ingest } of rows) {
+  for (const { setting, variant, raw, ingest } of rows) {
     const perRound = ingest.map((w, i) => w.eventsPerSecond / raw[i]!.eventsPerSecond)
     const ingestMs = latencies(ingest)
     const rawMs = latencies(raw)
     out(
-      `| ${setting.label} | ${f(rateOf(raw))} | ${f(rateOf(ingest))} | **${(rateOf(ingest) / rateOf(raw)).toFixed(2)}** | ` +
+      `| ${setting.label}${variant.suffix} | ${f(rateOf(raw))} | ${f(rateOf(ingest))} | **${(rateOf(ingest) / rateOf(raw)).toFixed(2)}** | ` +
         `${perRound.map((r) => r.toFixed(2)).join(' ')} | ${ms(percentile(ingestMs, 0.5))} | ${ms(percentile(ingestMs, 0.99))} | ` +
-        `${ms(percentile(rawMs, 0.5))} | ${ms(percentile(rawMs, 0.99))} | ${us(raw, 'client')} | ${us(ingest, 'ingest')} |`,
+        `${ms(percentile(rawMs, 0.5))} | ${ms(percentile(rawMs, 0.99))} | ${us(raw, 'client')} | ${us(ingest, variant.name)} |`,
     )
   }
   out()
@@ -282,14 +306,14 @@ function printThroughput(rows: readonly ThroughputRow[]): void {
       windows.map((w) => w.probes),
       windows.reduce((a, w) => a + w.seconds, 0),
     )
-  for (const { setting, raw, ingest } of rows) {
-    out(`  ${setting.label.padEnd(17)} raw:    ${cpu(raw)}`)
-    out(`  ${''.padEnd(17)} ingest: ${cpu(ingest)}`)
+  for (const { setting, variant, raw, ingest } of rows) {
+    out(`  ${(setting.label + variant.suffix).padEnd(22)} raw:    ${cpu(raw)}`)
+    out(`  ${''.padEnd(22)} ingest: ${cpu(ingest)}`)
   }
-  for (const { setting, raw, ingest } of rows) {
+  for (const { setting, variant, raw, ingest } of rows) {
     for (const [side, windows] of [['raw', raw], ['ingest', ingest]] as const) {
       const failed = windows.reduce((a, w) => a + w.failures, 0)
-      if (failed > 0) out(`FAILURES ${setting.label} ${side}: ${failed} failed, first: ${windows.find((w) => w.firstFailure)?.firstFailure}`)
+      if (failed > 0) out(`FAILURES ${setting.label}${variant.suffix} ${side}: ${failed} failed, first: ${windows.find((w) => w.firstFailure)?.firstFailure}`)
     }
   }
   out()
@@ -418,7 +442,7 @@ function childEnv(services: ServiceUrls, adminToken: string, extra: Record<strin
     SLUICE_RATE_LIMIT_EVENTS_PER_SECOND: '0',
     LOG_LEVEL: args['log-level'],
     KAFKA_CLIENT_ID: 'sluice-bench',
-    ...(args['ingest-workers'] ? { SLUICE_INGEST_WORKERS: args['ingest-workers'] } : {}),
+    ...(WORKER_VARIANTS.length === 1 && WORKER_VARIANTS[0] !== undefined ? { SLUICE_INGEST_WORKERS: WORKER_VARIANTS[0] } : {}),
     ...extra,
   }
 }
