@@ -132,7 +132,9 @@ class Transport:
                     self._queued_bytes += item.size
                     if len(self._queue) > self._o.max_queue_size or self._queued_bytes > self._o.max_queue_bytes:
                         self._overflow(reports)
-                    if len(self._queue) >= self._o.flush_at or self._queued_bytes >= self._o.max_batch_bytes:
+                    # Only when a send should start: waking every idle sender on each event
+                    # (they would find nothing to take) costs the recording thread the GIL.
+                    if self._due():
                         self._wake()
                     elif self._deadline is None:
                         self._deadline = time.monotonic() + self._o.flush_interval_ms / 1000
