@@ -31,7 +31,7 @@ import { createLogger } from '../lib/logger.ts'
 import { ensureServices, type ServiceUrls } from '../scripts/local-services.ts'
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile-summary.ts'
 import { freshnessFigures, measureFreshness, warmUpPipeline } from './support/freshness.ts'
-import { closedLoop, createHttpClient, percentile, type WindowResult } from './support/load.ts'
+import { closedLoop, createHttpClient, openLoop, percentile, type WindowResult } from './support/load.ts'
 import { cpuShares, cpuSnapshot, cpuUsed, describeMachine, localKafkaPid, type CpuSnapshot } from './support/machine.ts'
 import { startSluiceChild, type SluiceChild } from './support/sluice-child.ts'
 import { chunk, generateRuns, toHttpBatch, toKafkaMessages, type HttpBatch } from './support/workload.ts'
@@ -48,6 +48,8 @@ const { values: args } = parseArgs({
     /** Offered loads in events/s, e.g. 500,2000; default 10 % and 50 % of the best B=100 ingest figure. */
     'freshness-rates': { type: 'string' },
     profile: { type: 'boolean', default: false },
+    /** Open-loop latency of 100-event batches at this share of the best B=100 ingest rate; 0 skips it. */
+    'latency-share': { type: 'string', default: '0.5' },
     /**
      * SLUICE_INGEST_WORKERS of the ingest children (default: Sluice's, one per core). A comma list
      * (1,2) starts one ingest child per value and alternates their windows with the raw ones.
@@ -232,6 +234,7 @@ async function main(): Promise<void> {
     }
   }
   printThroughput(rows)
+  if (LATENCY_SHARE > 0) await latencyAtLoad(rows, pools, project.ingest_key)
 
   for (const v of variants) await v.child.stop()
   if (args.profile) printProfile(profileDir, id)
@@ -246,6 +249,50 @@ async function main(): Promise<void> {
   }
   out()
   out(`total bench time ${Math.round((Date.now() - started) / 1000)} s`)
+}
+
+const LATENCY_SHARE = Number(args['latency-share'])
+const LATENCY_BATCH = 100
+
+/**
+ * Latency of POST /ingest under a steady load that leaves it headroom: batches of 100 on a clock
+ * at LATENCY_SHARE of the best closed-loop B=100 rate of each ingest child, ingest alone (no
+ * processor competing, unlike the freshness part).
+ */
+async function latencyAtLoad(rows: readonly ThroughputRow[], pools: ReadonlyMap<number, { http: HttpBatch[] }>, ingestKey: string): Promise<void> {
+  const pool = pools.get(LATENCY_BATCH)
+  if (!pool) return
+  const lines: string[] = []
+  for (const variant of new Set(rows.map((r) => r.variant))) {
+    const b100 = rows.filter((r) => r.variant === variant && r.setting.batch === LATENCY_BATCH && !r.setting.gzip)
+    if (b100.length === 0) continue
+    const rate = Math.max(...b100.map((r) => rateOf(r.ingest))) * LATENCY_SHARE
+    note(`latency${variant.suffix}: ${Math.round(rate)} events/s in batches of ${LATENCY_BATCH}, open loop`)
+    const headers = { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' }
+    const r = await openLoop({
+      requestsPerSecond: rate / LATENCY_BATCH,
+      warmupMs: WARMUP_MS,
+      durationMs: 2 * WINDOW_MS,
+      maxInFlight: 16,
+      send: async (seq) => {
+        const res = await variant.http.post('/ingest', headers, pool.http[seq % pool.http.length]!.json)
+        if (res.status !== 200) throw new Error(`/ingest answered ${res.status}`)
+      },
+    })
+    const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-')
+    lines.push(
+      `| ${variant.name} | ${Math.round(rate).toLocaleString('en-US')} | ${r.requests} | ${ms(percentile(r.latenciesMs, 0.5))} | ` +
+        `**${ms(percentile(r.latenciesMs, 0.99))}** | ${ms(Math.max(...r.latenciesMs))} | ${r.late} | ${r.failures} |`,
+    )
+  }
+  out(`## Latency at ${Math.round(LATENCY_SHARE * 100)} % load (batches of ${LATENCY_BATCH} on a clock, at most 16 in flight, ingest alone, ${(2 * WINDOW_MS) / 1000} s)`)
+  out()
+  out('Counted from when the clock said to send (a late request counts its wait).')
+  out()
+  out('| ingest | offered ev/s | requests | p50 ms | p99 ms | max ms | late | failed |')
+  out('|---|---:|---:|---:|---:|---:|---:|---:|')
+  for (const line of lines) out(line)
+  out()
 }
 
 const WORKER_VARIANTS: Array<string | undefined> = args['ingest-workers']?.split(',').map((w) => w.trim()) ?? [undefined]
