@@ -234,7 +234,7 @@ async function main(): Promise<void> {
     }
   }
   printThroughput(rows)
-  if (LATENCY_SHARE > 0) await latencyAtLoad(rows, pools, project.ingest_key)
+  if (LATENCY_SHARE > 0) await latencyAtLoad(rows, pools, project.ingest_key, (messages) => producer.send(topics[0]!, messages))
 
   for (const v of variants) await v.child.stop()
   if (args.profile) printProfile(profileDir, id)
@@ -259,37 +259,46 @@ const LATENCY_BATCH = 100
  * at LATENCY_SHARE of the best closed-loop B=100 rate of each ingest child, ingest alone (no
  * processor competing, unlike the freshness part).
  */
-async function latencyAtLoad(rows: readonly ThroughputRow[], pools: ReadonlyMap<number, { http: HttpBatch[] }>, ingestKey: string): Promise<void> {
+async function latencyAtLoad(
+  rows: readonly ThroughputRow[],
+  pools: ReadonlyMap<number, { http: HttpBatch[]; kafka: OutgoingMessage[][] }>,
+  ingestKey: string,
+  produce: (messages: OutgoingMessage[]) => Promise<void>,
+): Promise<void> {
   const pool = pools.get(LATENCY_BATCH)
   if (!pool) return
   const lines: string[] = []
+  const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-')
+  const line = (name: string, rate: number, r: Awaited<ReturnType<typeof openLoop>>) =>
+    `| ${name} | ${Math.round(rate).toLocaleString('en-US')} | ${r.requests} | ${ms(percentile(r.latenciesMs, 0.5))} | ` +
+    `**${ms(percentile(r.latenciesMs, 0.99))}** | ${ms(Math.max(...r.latenciesMs))} | ${r.late} | ${r.failures} |`
   for (const variant of new Set(rows.map((r) => r.variant))) {
     const b100 = rows.filter((r) => r.variant === variant && r.setting.batch === LATENCY_BATCH && !r.setting.gzip)
     if (b100.length === 0) continue
     const rate = Math.max(...b100.map((r) => rateOf(r.ingest))) * LATENCY_SHARE
-    note(`latency${variant.suffix}: ${Math.round(rate)} events/s in batches of ${LATENCY_BATCH}, open loop`)
+    const loop = (send: (seq: number) => Promise<void>) =>
+      openLoop({ requestsPerSecond: rate / LATENCY_BATCH, warmupMs: WARMUP_MS, durationMs: 2 * WINDOW_MS, maxInFlight: 16, send })
+    // The baseline first, at the same rate: what the broker alone answers in, on this machine now.
+    note(`latency${variant.suffix}: raw producer, ${Math.round(rate)} events/s in batches of ${LATENCY_BATCH}, open loop`)
+    lines.push(line(`raw producer (for ${variant.name})`, rate, await loop((seq) => produce(pool.kafka[seq % pool.kafka.length]!))))
+    note(`latency${variant.suffix}: POST /ingest, same load`)
     const headers = { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' }
-    const r = await openLoop({
-      requestsPerSecond: rate / LATENCY_BATCH,
-      warmupMs: WARMUP_MS,
-      durationMs: 2 * WINDOW_MS,
-      maxInFlight: 16,
-      send: async (seq) => {
-        const res = await variant.http.post('/ingest', headers, pool.http[seq % pool.http.length]!.json)
-        if (res.status !== 200) throw new Error(`/ingest answered ${res.status}`)
-      },
-    })
-    const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-')
     lines.push(
-      `| ${variant.name} | ${Math.round(rate).toLocaleString('en-US')} | ${r.requests} | ${ms(percentile(r.latenciesMs, 0.5))} | ` +
-        `**${ms(percentile(r.latenciesMs, 0.99))}** | ${ms(Math.max(...r.latenciesMs))} | ${r.late} | ${r.failures} |`,
+      line(
+        variant.name,
+        rate,
+        await loop(async (seq) => {
+          const res = await variant.http.post('/ingest', headers, pool.http[seq % pool.http.length]!.json)
+          if (res.status !== 200) throw new Error(`/ingest answered ${res.status}`)
+        }),
+      ),
     )
   }
   out(`## Latency at ${Math.round(LATENCY_SHARE * 100)} % load (batches of ${LATENCY_BATCH} on a clock, at most 16 in flight, ingest alone, ${(2 * WINDOW_MS) / 1000} s)`)
   out()
   out('Counted from when the clock said to send (a late request counts its wait).')
   out()
-  out('| ingest | offered ev/s | requests | p50 ms | p99 ms | max ms | late | failed |')
+  out('| sender | offered ev/s | requests | p50 ms | p99 ms | max ms | late | failed |')
   out('|---|---:|---:|---:|---:|---:|---:|---:|')
   for (const line of lines) out(line)
   out()
