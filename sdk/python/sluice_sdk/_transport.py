@@ -100,6 +100,8 @@ class Transport:
         self._closed = False
         self._aborted = threading.Event()
         self._threads: List[threading.Thread] = []
+        # Sender threads waiting for work (the others are sending).
+        self._idle = 0
         # Each sender thread's connection, and all of them (to unblock them at shutdown).
         self._local = threading.local()
         self._conns: Set[http.client.HTTPConnection] = set()
@@ -132,9 +134,10 @@ class Transport:
                     self._queued_bytes += item.size
                     if len(self._queue) > self._o.max_queue_size or self._queued_bytes > self._o.max_queue_bytes:
                         self._overflow(reports)
-                    # Only when a send should start: waking every idle sender on each event
-                    # (they would find nothing to take) costs the recording thread the GIL.
-                    if self._due():
+                    # Only when a send should start and a sender can take it: waking senders on
+                    # each event (they would find nothing to take, or be busy) costs the
+                    # recording thread the GIL.
+                    if self._due() and (self._idle > 0 or len(self._threads) < self._o.max_in_flight):
                         self._wake()
                     elif self._deadline is None:
                         self._deadline = time.monotonic() + self._o.flush_interval_ms / 1000
@@ -230,7 +233,8 @@ class Transport:
     def _wake(self) -> bool:
         """Starts the workers if needed and wakes them (and flush waiters). Holds the lock.
         False when no thread can be started (at interpreter exit): the caller sends itself."""
-        alive = [t for t in self._threads if t.is_alive()]
+        # A sender that ends takes itself off the list (see _work): the list is the live ones.
+        alive = self._threads
         if len(alive) < self._o.max_in_flight and not (self._closed and not self._queue):
             try:
                 while len(alive) < self._o.max_in_flight:
@@ -258,6 +262,9 @@ class Transport:
             self._work_loop()
         finally:
             self._close_connection()
+            with self._cond:
+                me = threading.current_thread()
+                self._threads = [t for t in self._threads if t is not me]
 
     def _work_loop(self) -> None:
         while True:
@@ -272,7 +279,11 @@ class Transport:
                             self._deadline = None
                             self._due_through = max(self._due_through, self._last_seq)
                             continue
-                    self._cond.wait(timeout)
+                    self._idle += 1
+                    try:
+                        self._cond.wait(timeout)
+                    finally:
+                        self._idle -= 1
                 batch = self._take()
                 self._in_flight.append(batch)
             self._send_batch(batch)
@@ -505,6 +516,7 @@ class Transport:
         self._queued_bytes = 0
         self._in_flight = []
         self._threads = []
+        self._idle = 0
         self._local = threading.local()
         self._conns = set()
         self._deadline = None
