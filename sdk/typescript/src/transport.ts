@@ -67,7 +67,7 @@ const USER_AGENT = `sluice-sdk-typescript/${SDK_VERSION} node/${process.version}
  * throws to its callers: failures become drop reports and counters.
  *
  * Batches leave the queue in order but may be answered out of order: a run's events are
- * idempotent and order-free by the contract (ids deduplicate, the server orders by time), so
+ * idempotent and order-free by the contract (ids deduplicate; a run's events may arrive in any order), so
  * only "everything before the flush is settled" needs tracking, and `settledThrough` does that.
  */
 export class Transport {
