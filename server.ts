@@ -1,6 +1,8 @@
+import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
 import type { FastifyInstance } from 'fastify'
 import { ingestRoutes } from './ingest/app.ts'
+import { ingestWorkerCount, shareMetricsWithPrimary, startIngestPrimary } from './ingest/ingest-workers.ts'
 import { ConfigError, loadConfig, ROLES, type Config, type Role } from './lib/config.ts'
 import { createRoleApp, type RoutePlugin } from './lib/http/create-role-app.ts'
 import { createLogger } from './lib/logger.ts'
@@ -25,6 +27,7 @@ export interface RunningSluice {
 export async function startSluice(config: Config): Promise<RunningSluice> {
   const logger = createLogger({ level: config.logLevel })
   const metrics = createMetrics()
+  if (cluster.isWorker) shareMetricsWithPrimary(metrics.registry)
   const services = await connectServices(config, { logger, metrics })
   const routes: RoutePlugin[] = []
   if (config.roles.includes('ingest')) routes.push(ingestRoutes)
@@ -81,17 +84,21 @@ async function main(): Promise<void> {
     }
     throw err
   }
-  const sluice = await startSluice(config)
+  const workers = ingestWorkerCount(config)
+  // An ingest-only process with more than one worker: this one forks, the workers serve.
+  const running = cluster.isPrimary && workers > 1 ? await startIngestPrimary(workers, createLogger({ level: config.logLevel })) : await startSluice(config)
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return
     stopping = true
     console.error(`received ${signal}, shutting down`)
-    await sluice.close()
+    await running.close()
     process.exit(0)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  // A worker whose primary is gone stops too, rather than serve on unsupervised.
+  if (cluster.isWorker) process.on('disconnect', () => void stop('disconnect from the primary'))
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

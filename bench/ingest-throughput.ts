@@ -20,7 +20,7 @@
  *    run_complete to GET /runs/{id} showing COMPLETED.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -31,7 +31,7 @@ import { createLogger } from '../lib/logger.ts'
 import { ensureServices, type ServiceUrls } from '../scripts/local-services.ts'
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile-summary.ts'
 import { freshnessFigures, measureFreshness, warmUpPipeline } from './support/freshness.ts'
-import { closedLoop, createHttpClient, percentile, type WindowResult } from './support/load.ts'
+import { closedLoop, createHttpClient, openLoop, percentile, type WindowResult } from './support/load.ts'
 import { cpuShares, cpuSnapshot, cpuUsed, describeMachine, localKafkaPid, type CpuSnapshot } from './support/machine.ts'
 import { startSluiceChild, type SluiceChild } from './support/sluice-child.ts'
 import { chunk, generateRuns, toHttpBatch, toKafkaMessages, type HttpBatch } from './support/workload.ts'
@@ -42,12 +42,19 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1.5' },
     rounds: { type: 'string', default: '2' },
-    settings: { type: 'string', default: '100x1,100x8,1000x1,1000x4,1000x4gz' },
+    settings: { type: 'string', default: '100x1,100x8,500x4,1000x1,1000x4,1000x4gz' },
     /** Per load; loads run lightest first, on the same children. */
     'freshness-seconds': { type: 'string', default: '20' },
     /** Offered loads in events/s, e.g. 500,2000; default 10 % and 50 % of the best B=100 ingest figure. */
     'freshness-rates': { type: 'string' },
     profile: { type: 'boolean', default: false },
+    /** Open-loop latency of 100-event batches at this share of the best B=100 ingest rate; 0 skips it. */
+    'latency-share': { type: 'string', default: '0.5' },
+    /**
+     * SLUICE_INGEST_WORKERS of the ingest children (default: Sluice's, one per core). A comma list
+     * (1,2) starts one ingest child per value and alternates their windows with the raw ones.
+     */
+    'ingest-workers': { type: 'string' },
     /** Extra node flags for the ingest child of the throughput part, e.g. "--max-semi-space-size=64". */
     'ingest-node-flags': { type: 'string' },
     /** LOG_LEVEL of the children (their logs are in the temporary directory). */
@@ -124,18 +131,23 @@ async function main(): Promise<void> {
 
   const env = childEnv(services, adminToken, { SLUICE_TOPIC_EVENTS: topics[0]!, SLUICE_TOPIC_DEAD_LETTER: topics[1]!, ...groups })
   const profileDir = path.join(tmp, 'profile')
-  const ingest = await startChild('ingest', {
-    roles: ['ingest'],
-    env,
-    logFile: path.join(tmp, 'ingest.log'),
-    nodeArgs: [
-      ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-      ...(args['ingest-node-flags']?.split(/\s+/).filter(Boolean) ?? []),
-    ],
-  })
-  const http = createHttpClient(ingest.url, { maxSockets: Math.max(...SETTINGS.map((s) => s.concurrency)) })
-  cleanups.push(['ingest HTTP client', async () => http.close()])
-  const project = await createProject(http, adminToken)
+  const variants: IngestVariant[] = []
+  for (const workers of WORKER_VARIANTS) {
+    const name = WORKER_VARIANTS.length > 1 ? `ingest w=${workers}` : 'ingest'
+    const child = await startChild(name, {
+      roles: ['ingest'],
+      env: workers === undefined ? env : { ...env, SLUICE_INGEST_WORKERS: workers },
+      logFile: path.join(tmp, `${name.replace(/\W+/g, '-')}.log`),
+      nodeArgs: [
+        ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+        ...(args['ingest-node-flags']?.split(/\s+/).filter(Boolean) ?? []),
+      ],
+    })
+    const http = createHttpClient(child.url, { maxSockets: Math.max(...SETTINGS.map((s) => s.concurrency)) })
+    cleanups.push([`${name} HTTP client`, async () => http.close()])
+    variants.push({ name, suffix: WORKER_VARIANTS.length > 1 ? ` w=${workers}` : '', child, http })
+  }
+  const project = await createProject(variants[0]!.http, adminToken)
 
   const producer = createEventProducer(kafka, { timeoutMs: 10_000 })
   cleanups.push(['baseline producer', () => producer.disconnect()])
@@ -161,20 +173,24 @@ async function main(): Promise<void> {
   out(`events:  ${events.length} distinct (runs of 7: run_start, 5 x step_complete, run_complete), cycled`)
   out(`         ${Math.round(jsonBytes / n)} B JSON, ${Math.round(gzipBytes / n)} B gzipped JSON, ${Math.round(avroBytes / n)} B Avro per event`)
   out(`window:  ${WARMUP_MS / 1000} s warm-up, then ${WINDOW_MS / 1000} s counted, per measurement; raw and ingest alternate, ${ROUNDS} rounds`)
+  out(`ingest:  SLUICE_INGEST_WORKERS=${args['ingest-workers'] ?? `default (${os.availableParallelism()})`}; its CPU is the primary's and every worker's`)
+  if (variants.length > 1) out('         one ingest child per value; within a round their windows follow the raw one (raw, w=a, w=b)')
   out()
 
   const pids = new Map<string, number | undefined>([
     ['client', process.pid],
-    ['ingest', ingest.pid],
+    ...variants.map((v) => [v.name, v.child.pid] as [string, number]),
     ['broker', localKafkaPid()],
   ])
   const probe = () => cpuSnapshot(pids)
-  const rows: ThroughputRow[] = SETTINGS.map((setting) => ({ setting, raw: [], ingest: [] }))
+  const rows: ThroughputRow[] = SETTINGS.flatMap((setting) => variants.map((variant) => ({ setting, variant, raw: [], ingest: [] })))
   // Raw and ingest alternate (ABAB...) over the rounds, so a drift in what else runs on the
   // machine hits both sides alike. The raw figure of a B x C is shared by its gzip setting.
   for (let round = 1; round <= ROUNDS; round++) {
     const rawThisRound = new Map<string, WindowResult<CpuSnapshot>>()
-    for (const row of rows) {
+    // With several ingest children, every other round takes them in the opposite order.
+    const roundRows = round % 2 === 1 ? rows : SETTINGS.flatMap((s) => rows.filter((r) => r.setting === s).reverse())
+    for (const row of roundRows) {
       const { setting } = row
       const pool = pools.get(setting.batch)!
       const rawKey = `${setting.batch}x${setting.concurrency}`
@@ -195,7 +211,8 @@ async function main(): Promise<void> {
         rawThisRound.set(rawKey, raw)
       }
       row.raw.push(raw)
-      note(`round ${round}/${ROUNDS} ${setting.label}: POST /ingest`)
+      const { http } = row.variant
+      note(`round ${round}/${ROUNDS} ${setting.label}${row.variant.suffix}: POST /ingest`)
       const headers: Record<string, string> = { authorization: `Bearer ${project.ingest_key}`, 'content-type': 'application/json' }
       if (setting.gzip) headers['content-encoding'] = 'gzip'
       row.ingest.push(
@@ -217,8 +234,9 @@ async function main(): Promise<void> {
     }
   }
   printThroughput(rows)
+  if (LATENCY_SHARE > 0) await latencyAtLoad(rows, pools, project.ingest_key, (messages) => producer.send(topics[0]!, messages))
 
-  await ingest.stop()
+  for (const v of variants) await v.child.stop()
   if (args.profile) printProfile(profileDir, id)
 
   if (FRESHNESS_MS > 0) {
@@ -233,8 +251,73 @@ async function main(): Promise<void> {
   out(`total bench time ${Math.round((Date.now() - started) / 1000)} s`)
 }
 
+const LATENCY_SHARE = Number(args['latency-share'])
+const LATENCY_BATCH = 100
+
+/**
+ * Latency of POST /ingest under a steady load that leaves it headroom: batches of 100 on a clock
+ * at LATENCY_SHARE of the best closed-loop B=100 rate of each ingest child, ingest alone (no
+ * processor competing, unlike the freshness part).
+ */
+async function latencyAtLoad(
+  rows: readonly ThroughputRow[],
+  pools: ReadonlyMap<number, { http: HttpBatch[]; kafka: OutgoingMessage[][] }>,
+  ingestKey: string,
+  produce: (messages: OutgoingMessage[]) => Promise<void>,
+): Promise<void> {
+  const pool = pools.get(LATENCY_BATCH)
+  if (!pool) return
+  const lines: string[] = []
+  const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-')
+  const line = (name: string, rate: number, r: Awaited<ReturnType<typeof openLoop>>) =>
+    `| ${name} | ${Math.round(rate).toLocaleString('en-US')} | ${r.requests} | ${ms(percentile(r.latenciesMs, 0.5))} | ` +
+    `**${ms(percentile(r.latenciesMs, 0.99))}** | ${ms(Math.max(...r.latenciesMs))} | ${r.late} | ${r.failures} |`
+  for (const variant of new Set(rows.map((r) => r.variant))) {
+    const b100 = rows.filter((r) => r.variant === variant && r.setting.batch === LATENCY_BATCH && !r.setting.gzip)
+    if (b100.length === 0) continue
+    const rate = Math.max(...b100.map((r) => rateOf(r.ingest))) * LATENCY_SHARE
+    const loop = (send: (seq: number) => Promise<void>) =>
+      openLoop({ requestsPerSecond: rate / LATENCY_BATCH, warmupMs: WARMUP_MS, durationMs: 2 * WINDOW_MS, maxInFlight: 16, send })
+    // The baseline first, at the same rate: what the broker alone answers in, on this machine now.
+    note(`latency${variant.suffix}: raw producer, ${Math.round(rate)} events/s in batches of ${LATENCY_BATCH}, open loop`)
+    lines.push(line(`raw producer (for ${variant.name})`, rate, await loop((seq) => produce(pool.kafka[seq % pool.kafka.length]!))))
+    note(`latency${variant.suffix}: POST /ingest, same load`)
+    const headers = { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' }
+    lines.push(
+      line(
+        variant.name,
+        rate,
+        await loop(async (seq) => {
+          const res = await variant.http.post('/ingest', headers, pool.http[seq % pool.http.length]!.json)
+          if (res.status !== 200) throw new Error(`/ingest answered ${res.status}`)
+        }),
+      ),
+    )
+  }
+  out(`## Latency at ${Math.round(LATENCY_SHARE * 100)} % load (batches of ${LATENCY_BATCH} on a clock, at most 16 in flight, ingest alone, ${(2 * WINDOW_MS) / 1000} s)`)
+  out()
+  out('Counted from when the clock said to send (a late request counts its wait).')
+  out()
+  out('| sender | offered ev/s | requests | p50 ms | p99 ms | max ms | late | failed |')
+  out('|---|---:|---:|---:|---:|---:|---:|---:|')
+  for (const line of lines) out(line)
+  out()
+}
+
+const WORKER_VARIANTS: Array<string | undefined> = args['ingest-workers']?.split(',').map((w) => w.trim()) ?? [undefined]
+
+interface IngestVariant {
+  /** Its name in the CPU shares, e.g. `ingest` or `ingest w=2`. */
+  name: string
+  /** After the setting's label in the tables: empty with one variant. */
+  suffix: string
+  child: SluiceChild
+  http: ReturnType<typeof createHttpClient>
+}
+
 interface ThroughputRow {
   setting: Setting
+  variant: IngestVariant
   /** One window per round. */
   raw: WindowResult<CpuSnapshot>[]
   ingest: WindowResult<CpuSnapshot>[]
@@ -262,14 +345,14 @@ function printThroughput(rows: readonly ThroughputRow[]): void {
   out()
   out('| setting | raw producer ev/s | POST /ingest ev/s | ingest / raw | per round | ingest p50 ms | ingest p99 ms | raw p50 ms | raw p99 ms | CPU µs/event raw (client) | CPU µs/event ingest (server) |')
   out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
-  for (const { setting, raw, ingest } of rows) {
+  for (const { setting, variant, raw, ingest } of rows) {
     const perRound = ingest.map((w, i) => w.eventsPerSecond / raw[i]!.eventsPerSecond)
     const ingestMs = latencies(ingest)
     const rawMs = latencies(raw)
     out(
-      `| ${setting.label} | ${f(rateOf(raw))} | ${f(rateOf(ingest))} | **${(rateOf(ingest) / rateOf(raw)).toFixed(2)}** | ` +
+      `| ${setting.label}${variant.suffix} | ${f(rateOf(raw))} | ${f(rateOf(ingest))} | **${(rateOf(ingest) / rateOf(raw)).toFixed(2)}** | ` +
         `${perRound.map((r) => r.toFixed(2)).join(' ')} | ${ms(percentile(ingestMs, 0.5))} | ${ms(percentile(ingestMs, 0.99))} | ` +
-        `${ms(percentile(rawMs, 0.5))} | ${ms(percentile(rawMs, 0.99))} | ${us(raw, 'client')} | ${us(ingest, 'ingest')} |`,
+        `${ms(percentile(rawMs, 0.5))} | ${ms(percentile(rawMs, 0.99))} | ${us(raw, 'client')} | ${us(ingest, variant.name)} |`,
     )
   }
   out()
@@ -279,21 +362,24 @@ function printThroughput(rows: readonly ThroughputRow[]): void {
       windows.map((w) => w.probes),
       windows.reduce((a, w) => a + w.seconds, 0),
     )
-  for (const { setting, raw, ingest } of rows) {
-    out(`  ${setting.label.padEnd(17)} raw:    ${cpu(raw)}`)
-    out(`  ${''.padEnd(17)} ingest: ${cpu(ingest)}`)
+  for (const { setting, variant, raw, ingest } of rows) {
+    out(`  ${(setting.label + variant.suffix).padEnd(22)} raw:    ${cpu(raw)}`)
+    out(`  ${''.padEnd(22)} ingest: ${cpu(ingest)}`)
   }
-  for (const { setting, raw, ingest } of rows) {
+  for (const { setting, variant, raw, ingest } of rows) {
     for (const [side, windows] of [['raw', raw], ['ingest', ingest]] as const) {
       const failed = windows.reduce((a, w) => a + w.failures, 0)
-      if (failed > 0) out(`FAILURES ${setting.label} ${side}: ${failed} failed, first: ${windows.find((w) => w.firstFailure)?.firstFailure}`)
+      if (failed > 0) out(`FAILURES ${setting.label}${variant.suffix} ${side}: ${failed} failed, first: ${windows.find((w) => w.firstFailure)?.firstFailure}`)
     }
   }
   out()
 }
 
 function printProfile(dir: string, id: string): void {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
+  // With ingest workers each process writes one; the busiest (largest) is a worker's.
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort((a, b) => statSync(path.join(dir, b)).size - statSync(path.join(dir, a)).size)[0]
   if (!file) {
     out('(no CPU profile was written by the ingest child)')
     return
@@ -412,6 +498,7 @@ function childEnv(services: ServiceUrls, adminToken: string, extra: Record<strin
     SLUICE_RATE_LIMIT_EVENTS_PER_SECOND: '0',
     LOG_LEVEL: args['log-level'],
     KAFKA_CLIENT_ID: 'sluice-bench',
+    ...(WORKER_VARIANTS.length === 1 && WORKER_VARIANTS[0] !== undefined ? { SLUICE_INGEST_WORKERS: WORKER_VARIANTS[0] } : {}),
     ...extra,
   }
 }

@@ -18,6 +18,8 @@ import type { Metrics } from '../lib/metrics.ts'
 import { normalizeEvent } from './event-schema.ts'
 import type { RateLimiter } from './rate-limiter.ts'
 
+const WRAPPING_SLACK_BYTES = 64
+
 export interface AcceptResult {
   processed: number
   errors: EventError[]
@@ -52,9 +54,12 @@ export function createBatchAcceptor(options: BatchAcceptorOptions) {
     const receivedAt = Date.now()
     const accepted: EventEnvelope[] = []
     const errors: EventError[] = []
-    // Only a body larger than the per-event limit can hold an event over it: skip the sizing otherwise.
-    const sizeEvents = ctx.bodyBytes > options.maxEventBytes
-    events.forEach((raw, index) => {
+    // Only a body larger than the per-event limit can hold an event over it: skip the sizing
+    // otherwise. The slack covers the envelope POST /api/logs wraps around each log it was sent.
+    const sizeEvents = ctx.bodyBytes + WRAPPING_SLACK_BYTES > options.maxEventBytes
+    const eventContext = { projectId: ctx.projectId, receivedAt, requestId: ctx.requestId, newId: randomUUID }
+    for (let index = 0; index < events.length; index++) {
+      const raw = events[index]
       // First, before anything recursive (JSON.stringify below, zod) meets a deep value. Text no
       // store can hold is stored with U+FFFD instead (docs/reliability.md).
       const problem = guardJson(raw, { repair: true })
@@ -62,38 +67,38 @@ export function createBatchAcceptor(options: BatchAcceptorOptions) {
       const rawId = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id.slice(0, 100) : null
       if (problem) {
         errors.push({ index, id: rawId, code: EVENT_ERROR_CODES.invalidEvent, message: `${problem.path.slice(0, 200)}: nests deeper than ${MAX_JSON_DEPTH} levels` })
-        return
+        continue
       }
       if (sizeEvents && Buffer.byteLength(JSON.stringify(raw)) > options.maxEventBytes) {
         errors.push({ index, id: rawId, code: EVENT_ERROR_CODES.eventTooLarge, message: `Event exceeds ${options.maxEventBytes} bytes` })
-        return
+        continue
       }
-      const result = normalizeEvent(raw, { projectId: ctx.projectId, receivedAt, requestId: ctx.requestId, newId: randomUUID })
+      const result = normalizeEvent(raw, eventContext)
       if ('ok' in result) accepted.push(result.ok)
       else {
         const code = result.problem.kind === 'unknown_type' ? EVENT_ERROR_CODES.unknownType : EVENT_ERROR_CODES.invalidEvent
         errors.push({ index, id: rawId, code, message: result.problem.message })
       }
-    })
-    for (const e of errors) metrics.ingestEvents.inc({ type: eventTypeOf(events[e.index]), result: 'invalid' })
+    }
+    countByType(metrics, errors.map((e) => eventTypeOf(events[e.index])), 'invalid')
     if (accepted.length === 0) {
       const err = new NoValidEventsError(errors.length)
       throw Object.assign(err, { errors })
     }
+    const acceptedTypes = accepted.map((e) => e.type)
 
     const decision = await options.rateLimiter(ctx.projectId, accepted.length)
     if (!decision.allowed) {
-      for (const e of accepted) metrics.ingestEvents.inc({ type: e.type, result: 'rate_limited' })
+      countByType(metrics, acceptedTypes, 'rate_limited')
       throw Object.assign(new RateLimitedError(decision.eventsPerSecond), { retryAfterSeconds: decision.retryAfterSeconds })
     }
 
-    const messages: OutgoingMessage[] = await Promise.all(
-      accepted.map(async (e) => ({
-        key: partitionKey(e),
-        value: await codec.encode(e),
-        headers: { [REQUEST_ID_HEADER]: ctx.requestId, [EVENT_TYPE_HEADER]: e.type },
-      })),
-    )
+    const values = await codec.encodeMany(accepted)
+    const messages: OutgoingMessage[] = new Array<OutgoingMessage>(accepted.length)
+    for (let i = 0; i < accepted.length; i++) {
+      const e = accepted[i]!
+      messages[i] = { key: partitionKey(e), value: values[i]!, headers: { [REQUEST_ID_HEADER]: ctx.requestId, [EVENT_TYPE_HEADER]: e.type } }
+    }
     const end = metrics.produceDuration.startTimer({ topic })
     try {
       await producer.send(topic, messages)
@@ -101,12 +106,20 @@ export function createBatchAcceptor(options: BatchAcceptorOptions) {
     } catch (err) {
       end({ result: 'error' })
       options.logger.warn({ err, requestId: ctx.requestId, events: messages.length }, 'produce failed')
-      for (const e of accepted) metrics.ingestEvents.inc({ type: e.type, result: 'unavailable' })
+      countByType(metrics, acceptedTypes, 'unavailable')
       throw Object.assign(new BrokerUnavailableError(), { retryAfterSeconds: 5 })
     }
-    for (const e of accepted) metrics.ingestEvents.inc({ type: e.type, result: 'accepted' })
+    countByType(metrics, acceptedTypes, 'accepted')
     return { processed: accepted.length, errors }
   }
+}
+
+/** One counter update per type and batch, not per event: labelled increments are not free. */
+function countByType(metrics: Metrics, types: readonly string[], result: string): void {
+  if (types.length === 0) return
+  const counts = new Map<string, number>()
+  for (const type of types) counts.set(type, (counts.get(type) ?? 0) + 1)
+  for (const [type, n] of counts) metrics.ingestEvents.inc({ type, result }, n)
 }
 
 export type BatchAcceptor = ReturnType<typeof createBatchAcceptor>

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { EventEnvelope, LogLevel } from '../lib/event-types.ts'
 import { MAX_TIME, MIN_TIME, TIME_RANGE_MESSAGE } from '../lib/time-range.ts'
+import { fastNormalize } from './event-fast-path.ts'
 
 /**
  * The contract's event JSON, validated and normalized into `EventEnvelope`s. Limits on every field:
@@ -16,15 +17,15 @@ const MAX_MAP_KEYS = 200
 // ISO-8601 with a zone (Z or ±hh:mm), or epoch milliseconds; normalized to epoch ms. Both forms
 // are held to the same range: an ISO time in year 0 once slipped through as a negative number.
 const inRange = z.number().int().min(MIN_TIME, TIME_RANGE_MESSAGE).max(MAX_TIME, TIME_RANGE_MESSAGE)
-export const timestamp = z.union([
-  inRange,
-  z.iso
-    .datetime({ offset: true })
-    .transform((s) => Date.parse(s))
-    .pipe(inRange),
-])
+const isoTime = z.iso.datetime({ offset: true })
+export const timestamp = z.union([inRange, isoTime.transform((s) => Date.parse(s)).pipe(inRange)])
 
 const id = z.guid()
+
+/** The limits and the patterns zod checks, for the fast path (event-fast-path.ts) to check the same. */
+export const LIMITS = { maxName: MAX_NAME, maxTagValue: MAX_TAG_VALUE, maxMapKeys: MAX_MAP_KEYS } as const
+export const GUID_PATTERN = patternOf(id)
+export const ISO_TIME_PATTERN = patternOf(isoTime)
 const name = z.string().min(1).max(MAX_NAME)
 const text = z.string()
 // Avro longs in avsc stop at 2^53 - 2.
@@ -71,7 +72,7 @@ const runComplete = z.object({
   total_cost: z.number().finite().nullish().transform((v) => v ?? null),
 })
 
-const LEVEL_ALIASES: Record<string, LogLevel> = {
+export const LEVEL_ALIASES: Readonly<Record<string, LogLevel>> = {
   debug: 'debug',
   info: 'info',
   warn: 'warn',
@@ -120,6 +121,14 @@ export interface EventContext {
 
 /** One raw event → an envelope, or what is wrong with it (one line, with the field path). */
 export function normalizeEvent(raw: unknown, ctx: EventContext): { ok: EventEnvelope } | { problem: EventProblem } {
+  // Most events are valid: checked without zod, which then only has to judge (and word) the rest.
+  const fast = fastNormalize(raw, ctx)
+  if (fast !== undefined) return { ok: fast }
+  return normalizeWithZod(raw, ctx)
+}
+
+/** `normalizeEvent` by the zod schemas alone: the contract, and what words every problem. */
+export function normalizeWithZod(raw: unknown, ctx: EventContext): { ok: EventEnvelope } | { problem: EventProblem } {
   const outer = rawEvent.safeParse(raw)
   if (!outer.success) return { problem: { kind: 'invalid', message: describe(outer.error) } }
   const { type } = outer.data
@@ -144,6 +153,13 @@ export function normalizeEvent(raw: unknown, ctx: EventContext): { ok: EventEnve
     return { ok: { ...base, type: 'log', payload: log } }
   }
   return { ok: { ...base, type, payload } as EventEnvelope }
+}
+
+/** The regular expression a zod string format checks with (zod's own, so the two cannot drift). */
+function patternOf(schema: z.ZodType): RegExp {
+  const pattern = (schema as unknown as { _zod: { def: { pattern?: unknown } } })._zod.def.pattern
+  if (!(pattern instanceof RegExp)) throw new Error('zod string format without a pattern')
+  return pattern
 }
 
 function describe(error: z.ZodError, prefix?: string): string {

@@ -27,14 +27,30 @@ export function registerJsonBodyParser(app: FastifyInstance, limits: BodyLimits)
   // Every other type (fastify's default text/plain parser included) must be a 415, not a string body.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (request, body, done) => {
-    decodeBody(request.headers['content-encoding'], body as Buffer, limits).then(
+    decodeBody(request.headers['content-encoding'], body as Buffer, limits, (bytes) => decodedSizes.set(request, bytes)).then(
       (value) => done(null, value),
       (err: Error) => done(err, undefined),
     )
   })
 }
 
-export async function decodeBody(encoding: string | undefined, body: Buffer, limits: BodyLimits): Promise<unknown> {
+// Requests end and are collected; a WeakMap keeps nothing alive and needs no request decorator.
+const decodedSizes = new WeakMap<object, number>()
+
+/**
+ * The bytes of JSON the parser read for this request (after gzip), or undefined when it did not
+ * parse the body. An event cannot be larger than the body it came in.
+ */
+export function parsedBodyBytes(request: object): number | undefined {
+  return decodedSizes.get(request)
+}
+
+export async function decodeBody(
+  encoding: string | undefined,
+  body: Buffer,
+  limits: BodyLimits,
+  onDecoded?: (bytes: number) => void,
+): Promise<unknown> {
   const enc = (encoding ?? 'identity').trim().toLowerCase()
   let raw: Buffer
   if (enc === 'identity' || enc === '') raw = body
@@ -47,6 +63,7 @@ export async function decodeBody(encoding: string | undefined, body: Buffer, lim
     }
   } else throw new UnsupportedEncodingError(enc.slice(0, 50))
   if (raw.length === 0) throw new InvalidJsonError('empty body')
+  onDecoded?.(raw.length)
   try {
     return secureJson.parse(raw, undefined, { protoAction: 'error', constructorAction: 'error' })
   } catch (err) {

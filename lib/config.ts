@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 
 /**
@@ -84,6 +85,8 @@ export const envSchema = z.object({
   SLUICE_MAX_BATCH_EVENTS: positiveInt(10_000),
   SLUICE_MAX_EVENT_BYTES: positiveInt(1 * MiB),
   SLUICE_RATE_LIMIT_EVENTS_PER_SECOND: z.coerce.number().int().min(0).default(50_000),
+  // Default: one per core. Only a process running the ingest role alone forks them (server.ts).
+  SLUICE_INGEST_WORKERS: z.coerce.number().int().min(1).max(64).default(() => availableParallelism()),
 
   SLUICE_RUNS_FUNNEL_GROUP: z.string().min(1).default('sluice-runs-funnel'),
   SLUICE_LOGS_GROUP: z.string().min(1).default('sluice-logs'),
@@ -143,6 +146,8 @@ export interface Config {
     maxEventBytes: number
     rateLimitEventsPerSecond: number
   }
+  /** Processes (node:cluster workers) serving an ingest-only role; see ingest/ingest-workers.ts. */
+  ingestWorkers: number
   processor: {
     runsFunnelGroup: string
     logsGroup: string
@@ -225,6 +230,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
       maxEventBytes: e.SLUICE_MAX_EVENT_BYTES,
       rateLimitEventsPerSecond: e.SLUICE_RATE_LIMIT_EVENTS_PER_SECOND,
     },
+    ingestWorkers: e.SLUICE_INGEST_WORKERS,
     processor: {
       runsFunnelGroup: e.SLUICE_RUNS_FUNNEL_GROUP,
       logsGroup: e.SLUICE_LOGS_GROUP,

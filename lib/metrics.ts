@@ -93,6 +93,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       name: 'kafka_consumergroup_lag',
       help: 'Messages not yet processed, by consumer group, topic and partition (end offset minus committed offset)',
       labelNames: ['group', 'topic', 'partition'] as const,
+      // Under ingest workers (SLUICE_INGEST_WORKERS) every worker reads the same lag: not a sum.
+      aggregator: 'max',
       registers,
     }),
     // kafka_exporter's name, so its "offset not moving" alerts and dashboards apply as they are.
@@ -100,11 +102,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       name: 'kafka_consumergroup_current_offset',
       help: 'Committed offset, by consumer group, topic and partition (a stalled group stops moving it while lag > 0)',
       labelNames: ['group', 'topic', 'partition'] as const,
+      aggregator: 'max',
       registers,
     }),
     ready: new Gauge({
       name: 'sluice_ready',
       help: '1 when /ready would answer 200 (dependencies and processors ok), else 0; refreshed by /ready and every scrape',
+      // Under ingest workers (which share every dependency) the scrape refreshes only the worker
+      // that answers it, and a kept-alive scraper always reaches the same one: the others' value
+      // may be their initial 0, so the fresh answer is the largest.
+      aggregator: 'max',
       registers,
     }),
     rulesEvaluated: new Counter({

@@ -141,3 +141,69 @@ export function createHttpClient(baseUrl: string, options: { maxSockets: number 
 }
 
 export type HttpClient = ReturnType<typeof createHttpClient>
+
+export interface OpenLoopOptions {
+  /** Requests a second, sent on a clock whatever the answers (open loop). */
+  requestsPerSecond: number
+  warmupMs: number
+  durationMs: number
+  /** Requests that may be unanswered at once; past it the clock waits (and the request is late). */
+  maxInFlight: number
+  send: (seq: number) => Promise<unknown>
+}
+
+export interface OpenLoopResult {
+  /** Time from when each request was due by the clock to its answer, in the counted window. */
+  latenciesMs: number[]
+  requests: number
+  failures: number
+  /** Requests that could not leave on time because maxInFlight were unanswered. */
+  late: number
+}
+
+/**
+ * A steady load at a set rate. Latency counts from the moment the clock said to send, not from
+ * the moment the request left, so a server that falls behind is not flattered (no coordinated
+ * omission).
+ */
+export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
+  const intervalMs = 1000 / options.requestsPerSecond
+  const start = performance.now()
+  const windowStart = start + options.warmupMs
+  const windowEnd = windowStart + options.durationMs
+  const latenciesMs: number[] = []
+  let requests = 0
+  let failures = 0
+  let late = 0
+  let inFlight = 0
+  const pending = new Set<Promise<void>>()
+  for (let seq = 0; ; seq++) {
+    const due = start + seq * intervalMs
+    if (due >= windowEnd) break
+    const wait = due - performance.now()
+    if (wait > 0) await sleep(wait)
+    if (inFlight >= options.maxInFlight) {
+      if (due >= windowStart) late++
+      while (inFlight >= options.maxInFlight) await Promise.race(pending)
+    }
+    inFlight++
+    const p: Promise<void> = options.send(seq).then(
+      () => {
+        const t1 = performance.now()
+        if (due >= windowStart) {
+          requests++
+          latenciesMs.push(t1 - due)
+        }
+      },
+      () => {
+        if (due >= windowStart) failures++
+      },
+    ).finally(() => {
+      inFlight--
+      pending.delete(p)
+    })
+    pending.add(p)
+  }
+  await Promise.all(pending)
+  return { latenciesMs, requests, failures, late }
+}

@@ -53,14 +53,48 @@ export function cpuSeconds(pid: number): number | undefined {
     return (u.user + u.system) / 1e6
   }
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const fields = statFields(pid)
     clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks
+    // Its own time, its children's that exited (cutime, cstime), and its live descendants' (an
+    // ingest role with SLUICE_INGEST_WORKERS is a primary and its cluster workers).
+    let ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])
+    for (const child of descendants(pid)) {
+      try {
+        const f = statFields(child)
+        ticks += Number(f[11]) + Number(f[12])
+      } catch {
+        // exited meanwhile: its time is in its parent's cutime from now on
+      }
+    }
+    return ticks / clockTicks
   } catch {
     return undefined
   }
+}
+
+/** Fields of /proc/<pid>/stat after the command name (which is in parentheses and may hold spaces). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+function descendants(pid: number): number[] {
+  const found: number[] = []
+  const stack = [pid]
+  while (stack.length > 0) {
+    const p = stack.pop()!
+    let children: string
+    try {
+      children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8')
+    } catch {
+      continue
+    }
+    for (const c of children.split(' ').filter(Boolean).map(Number)) {
+      found.push(c)
+      stack.push(c)
+    }
+  }
+  return found
 }
 
 /** CPU seconds the whole machine spent busy (all cores, /proc/stat), or undefined off Linux. */

@@ -70,12 +70,16 @@ export function createEventProducer(kafka: Kafka, options: { timeoutMs: number }
     async send(topic, messages) {
       await this.connect()
       const info = await topicInfo(topic)
-      const partitioned: PartitionedMessage[] = messages.map((m) => ({
-        partition: partitioner({ topic, partitionMetadata: info.partitions, message: { key: m.key, value: m.value } }),
-        key: m.key,
-        value: m.value,
-        headers: m.headers,
-      }))
+      // A run's events share a key, and a batch holds whole runs: hash each key once per send.
+      const partitionOf = new Map<string, number>()
+      const partitioned: PartitionedMessage[] = messages.map((m) => {
+        let partition = partitionOf.get(m.key)
+        if (partition === undefined) {
+          partition = partitioner({ topic, partitionMetadata: info.partitions, message: { key: m.key, value: m.value } })
+          partitionOf.set(m.key, partition)
+        }
+        return { partition, key: m.key, value: m.value, headers: m.headers }
+      })
       try {
         // TRICKY: one round after another, never in parallel: a partition's parts must reach the
         // broker in the order of the request, and a failed round must stop the ones after it.

@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE.parents[1] / "tests"))
 
 import sluice_sdk  # noqa: E402
+from sluice_sdk import DEFAULTS  # noqa: E402
 from _local_sluice import Sluice, local_sluice  # noqa: E402
 
 
@@ -128,9 +129,9 @@ def overhead(n: int, rounds: int) -> None:
     print()
 
 
-def push(server: Sluice, seconds: float, kind: str) -> Dict[str, float]:
+def push(server: Sluice, seconds: float, kind: str, max_in_flight: int) -> Dict[str, float]:
     project = server.create_project()
-    c = sluice_sdk.Client(server.url, project["ingest_key"], flush_on_exit=False)
+    c = sluice_sdk.Client(server.url, project["ingest_key"], flush_on_exit=False, max_in_flight=max_in_flight)
     half = c.options.max_queue_size // 2
     candidates = list(range(20))
     t0 = time.perf_counter()
@@ -170,15 +171,18 @@ def push(server: Sluice, seconds: float, kind: str) -> Dict[str, float]:
 def throughput(server: Sluice, seconds: float) -> None:
     print("## Events/s one process pushes to a local Sluice (default options: flush_at 100, max_batch_events 1000, gzip)")
     print()
-    print("| workload | events/s accepted | events | requests | events/request | retries | dropped |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("max_in_flight 1 (one request at a time) is the baseline, measured in the same run, alternating.")
+    print()
+    print("| workload | max_in_flight | events/s accepted | events | requests | events/request | retries | dropped |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for kind, label in (("runs", "runs of 5 steps (7 events/run)"), ("logs", "log events")):
-        r = push(server, seconds, kind)
-        per_request = r["sent"] / max(1, r["requests"] - r["retries"])
-        print(
-            "| %s | %.0f | %d | %d | %.0f | %d | %d |"
-            % (label, r["sent"] / r["seconds"], r["sent"], r["requests"], per_request, r["retries"], r["dropped"])
-        )
+        for in_flight in (1, DEFAULTS["max_in_flight"]):
+            r = push(server, seconds, kind, in_flight)
+            per_request = r["sent"] / max(1, r["requests"] - r["retries"])
+            print(
+                "| %s | %d | %.0f | %d | %d | %.0f | %d | %d |"
+                % (label, in_flight, r["sent"] / r["seconds"], r["sent"], r["requests"], per_request, r["retries"], r["dropped"])
+            )
     print()
 
 

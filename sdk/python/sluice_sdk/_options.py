@@ -22,6 +22,7 @@ DEFAULTS = {
     "max_event_bytes": 1 * MiB,
     "max_queue_size": 10_000,
     "max_queue_bytes": 32 * MiB,
+    "max_in_flight": 4,
     "request_timeout_ms": 10_000,
     "max_retries": 5,
     "retry_base_ms": 500,
@@ -32,8 +33,8 @@ DEFAULTS = {
     "debug": False,
 }
 
-# These count events, so they must be at least 1.
-_AT_LEAST_ONE = {"flush_at", "max_batch_events", "max_queue_size"}
+# These count events (max_in_flight requests), so they must be at least 1.
+_AT_LEAST_ONE = {"flush_at", "max_batch_events", "max_queue_size", "max_in_flight"}
 
 
 def _now_ms() -> int:
@@ -58,6 +59,7 @@ class Options:
     max_event_bytes: int = DEFAULTS["max_event_bytes"]
     max_queue_size: int = DEFAULTS["max_queue_size"]
     max_queue_bytes: int = DEFAULTS["max_queue_bytes"]
+    max_in_flight: int = DEFAULTS["max_in_flight"]
     request_timeout_ms: float = DEFAULTS["request_timeout_ms"]
     max_retries: int = DEFAULTS["max_retries"]
     retry_base_ms: float = DEFAULTS["retry_base_ms"]

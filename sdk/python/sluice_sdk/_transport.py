@@ -1,5 +1,7 @@
-"""Delivery: a bounded in-memory queue, sent in batches by count, bytes and interval from one
-background thread, one request at a time, with retries.
+"""Delivery: a bounded in-memory queue, sent in batches by count, bytes and interval from
+background threads, up to ``max_in_flight`` requests at a time (one thread and one keep-alive
+connection each), every batch with its own retries. Batches leave the queue in order but may be
+answered out of order: a run's events are idempotent and order-free by the contract.
 
 Nothing here raises into the caller: failures become drop reports and counters. The TypeScript
 SDK's transport.ts follows the same rules; the shared delivery vectors check both.
@@ -20,7 +22,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, List, Optional
+from typing import Any, Deque, Dict, List, Optional, Set
 
 from ._encode import safe_json
 from ._exit_flush import exit_flush
@@ -93,11 +95,16 @@ class Transport:
         self._due_through = 0
         # When the interval runs out for what is queued (time.monotonic()), or None.
         self._deadline: Optional[float] = None
-        self._in_flight: List[_Queued] = []
+        # Batches being sent, in the order they were taken (so the first holds the oldest event).
+        self._in_flight: List[List[_Queued]] = []
         self._closed = False
         self._aborted = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        self._conn: Optional[http.client.HTTPConnection] = None
+        self._threads: List[threading.Thread] = []
+        # Sender threads waiting for work (the others are sending).
+        self._idle = 0
+        # Each sender thread's connection, and all of them (to unblock them at shutdown).
+        self._local = threading.local()
+        self._conns: Set[http.client.HTTPConnection] = set()
         self._counters = _Counters()
         if options.flush_on_exit:
             exit_flush.add(self)
@@ -127,7 +134,10 @@ class Transport:
                     self._queued_bytes += item.size
                     if len(self._queue) > self._o.max_queue_size or self._queued_bytes > self._o.max_queue_bytes:
                         self._overflow(reports)
-                    if len(self._queue) >= self._o.flush_at or self._queued_bytes >= self._o.max_batch_bytes:
+                    # Only when a send should start and a sender can take it: waking senders on
+                    # each event (they would find nothing to take, or be busy) costs the
+                    # recording thread the GIL.
+                    if self._due() and (self._idle > 0 or len(self._threads) < self._o.max_in_flight):
                         self._wake()
                     elif self._deadline is None:
                         self._deadline = time.monotonic() + self._o.flush_interval_ms / 1000
@@ -142,7 +152,7 @@ class Transport:
         """Blocks until every event recorded before the call is sent or given up on, or until
         ``timeout`` seconds have passed. True if everything was settled."""
         self._check_fork()
-        if threading.current_thread() is self._thread:
+        if threading.current_thread() in self._threads:
             # Called from on_drop, on the sender thread: it cannot wait for itself.
             logger.debug("flush() from the sender thread (on_drop?) does not wait")
             return False
@@ -190,10 +200,10 @@ class Transport:
         else:
             with self._cond:
                 self._cond.notify_all()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            # The worker ends at once now (nothing queued, or aborted); do not wait on a stuck one.
-            thread.join(0.5)
+        for thread in list(self._threads):
+            if thread is not threading.current_thread():
+                # The workers end at once now (nothing queued, or aborted); do not wait on a stuck one.
+                thread.join(0.5)
         if done:
             self._close_connection()
         return done
@@ -211,7 +221,7 @@ class Transport:
             return {
                 "queued": len(self._queue),
                 "queued_bytes": self._queued_bytes,
-                "in_flight": len(self._in_flight),
+                "in_flight": sum(len(batch) for batch in self._in_flight),
                 "sent": c.sent,
                 "requests": c.requests,
                 "retries": c.retries,
@@ -221,30 +231,42 @@ class Transport:
     # -- the worker --------------------------------------------------------------------------
 
     def _wake(self) -> bool:
-        """Starts the worker if needed and wakes it (and flush waiters). Holds the lock.
+        """Starts the workers if needed and wakes them (and flush waiters). Holds the lock.
         False when no thread can be started (at interpreter exit): the caller sends itself."""
-        if self._thread is None or not self._thread.is_alive():
-            if self._closed and not self._queue:
-                self._cond.notify_all()
-                return True
+        # A sender that ends takes itself off the list (see _work): the list is the live ones.
+        alive = self._threads
+        if len(alive) < self._o.max_in_flight and not (self._closed and not self._queue):
             try:
-                thread = _start_thread(self._work)
+                while len(alive) < self._o.max_in_flight:
+                    alive.append(_start_thread(self._work))
             except RuntimeError:  # "can't create new thread at interpreter shutdown" (3.12+)
-                return False
-            self._thread = thread
+                if not alive:
+                    return False
+        self._threads = alive
         self._cond.notify_all()
         return True
 
     def _due(self) -> bool:
+        """Whether a send should start now. The first request goes at ``flush_at``; one beside it
+        only for a full batch (or when a flush asked): under load, small batches in parallel would
+        cost the client and Sluice more per event than the waiting they save. Holds the lock."""
         if not self._queue or self._aborted.is_set():
             return False
-        return (
-            self._queue[0].seq <= self._due_through
-            or len(self._queue) >= self._o.flush_at
-            or self._queued_bytes >= self._o.max_batch_bytes
-        )
+        full = len(self._queue) >= self._o.max_batch_events or self._queued_bytes >= self._o.max_batch_bytes
+        if self._in_flight:
+            return self._queue[0].seq <= self._due_through or full
+        return self._queue[0].seq <= self._due_through or len(self._queue) >= self._o.flush_at or full
 
     def _work(self) -> None:
+        try:
+            self._work_loop()
+        finally:
+            self._close_connection()
+            with self._cond:
+                me = threading.current_thread()
+                self._threads = [t for t in self._threads if t is not me]
+
+    def _work_loop(self) -> None:
         while True:
             with self._cond:
                 while not self._due():
@@ -257,9 +279,13 @@ class Transport:
                             self._deadline = None
                             self._due_through = max(self._due_through, self._last_seq)
                             continue
-                    self._cond.wait(timeout)
+                    self._idle += 1
+                    try:
+                        self._cond.wait(timeout)
+                    finally:
+                        self._idle -= 1
                 batch = self._take()
-                self._in_flight = batch
+                self._in_flight.append(batch)
             self._send_batch(batch)
 
     def _flush_inline(self, target: int, timeout: Optional[float]) -> bool:
@@ -274,7 +300,7 @@ class Transport:
                 if self._in_flight or not self._queue:
                     return self._settled_through() >= target
                 batch = self._take()
-                self._in_flight = batch
+                self._in_flight.append(batch)
             self._send_batch(batch)
 
     def _send_batch(self, batch: List[_Queued]) -> None:
@@ -285,7 +311,7 @@ class Transport:
             with self._cond:
                 self._drop(reports, "client_error", batch, "internal error: %r" % (err,))
         with self._cond:
-            self._in_flight = []
+            self._in_flight = [b for b in self._in_flight if b is not batch]
             if not self._queue:
                 self._deadline = None
             elif self._deadline is None:
@@ -394,7 +420,7 @@ class Transport:
         return (self._url.path or "/ingest") + ("?" + self._url.query if self._url.query else "")
 
     def _connection(self) -> http.client.HTTPConnection:
-        conn = self._conn
+        conn: Optional[http.client.HTTPConnection] = getattr(self._local, "conn", None)
         if conn is not None and conn.sock is not None and _dropped_by_peer(conn.sock):
             # The server closed the idle keep-alive connection: open a new one rather than
             # sending into a dead socket and spending a retry on it.
@@ -407,26 +433,34 @@ class Transport:
                 conn = http.client.HTTPSConnection(host, self._url.port, timeout=timeout)
             else:
                 conn = http.client.HTTPConnection(host, self._url.port, timeout=timeout)
-            self._conn = conn
+            self._local.conn = conn
+            with self._cond:
+                self._conns.add(conn)
         return conn
 
     def _close_connection(self) -> None:
-        conn, self._conn = self._conn, None
+        """Closes this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
         if conn is not None:
+            with self._cond:
+                self._conns.discard(conn)
             try:
                 conn.close()
             except Exception:
                 pass
 
     def _abort_connection(self) -> None:
-        """Unblocks a worker stuck reading from a server that does not answer."""
-        conn = self._conn
-        sock = conn.sock if conn is not None else None
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        """Unblocks workers stuck reading from a server that does not answer."""
+        with self._cond:
+            conns = list(self._conns)
+        for conn in conns:
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     # -- drops and waiting -------------------------------------------------------------------
 
@@ -466,7 +500,7 @@ class Transport:
     def _settled_through(self) -> int:
         """Every event up to this seq is sent or given up on. Holds the lock."""
         if self._in_flight:
-            return self._in_flight[0].seq - 1
+            return self._in_flight[0][0].seq - 1
         if self._queue:
             return self._queue[0].seq - 1
         return self._last_seq
@@ -481,8 +515,10 @@ class Transport:
         self._queue.clear()
         self._queued_bytes = 0
         self._in_flight = []
-        self._thread = None
-        self._conn = None
+        self._threads = []
+        self._idle = 0
+        self._local = threading.local()
+        self._conns = set()
         self._deadline = None
         self._aborted = threading.Event()
 

@@ -17,8 +17,8 @@ logger = logging.getLogger("sluice_sdk")
 
 
 class Client(Recorder):
-    """Records runs, steps and logs and sends them to ``<endpoint>/ingest`` from a background
-    thread, in batches. Safe to share between threads and asyncio tasks.
+    """Records runs, steps and logs and sends them to ``<endpoint>/ingest`` from background
+    threads, in batches. Safe to share between threads and asyncio tasks.
 
     Only ``endpoint`` and ``api_key`` are required; every other option has a default:
 
@@ -32,6 +32,7 @@ class Client(Recorder):
     ``max_event_bytes``         1 MiB      a larger event is dropped (``too_large``)
     ``max_queue_size``          10,000     past it the oldest event is dropped (``queue_overflow``)
     ``max_queue_bytes``         32 MiB     the same, in bytes of event JSON
+    ``max_in_flight``           4          requests under way at once (a thread each)
     ``request_timeout_ms``      10,000     one attempt is abandoned (and retried) after this
     ``max_retries``             5          retries after network errors, 408, 429, 5xx
     ``retry_base_ms``           500        backoff n is random in [0, min(max, base * 2**n))

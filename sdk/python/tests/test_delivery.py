@@ -248,7 +248,8 @@ class TestQueue:
 
     def test_keeps_recording_while_a_batch_waits_to_be_retried(self, fake_ingest, make_client) -> None:
         fake_ingest.responder = lambda req, i: {"status": 503, "headers": {"Retry-After": "0.05"}}
-        c = make_client(max_queue_size=5, flush_at=1, max_retries=100, retry_max_ms=50)
+        # One request: the others would take events off the queue while the first waits.
+        c = make_client(max_queue_size=5, flush_at=1, max_retries=100, retry_max_ms=50, max_in_flight=1)
         logs(c, 1)
         fake_ingest.wait_for_requests(1)
         logs(c, 20)

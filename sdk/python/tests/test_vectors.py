@@ -11,7 +11,8 @@ import sluice_sdk
 from _support import FakeIngest, FixedClock, ScriptError, id_number, play, read_defaults, read_vectors, sequential_ids
 
 # Only flush() sends; retries are quick.
-QUIET = dict(flush_at=1_000_000, flush_interval_ms=1_000_000, retry_base_ms=1, retry_max_ms=5, flush_on_exit=False)
+# One request at a time, so requests arrive (and are answered) in the order the vectors list.
+QUIET = dict(flush_at=1_000_000, flush_interval_ms=1_000_000, retry_base_ms=1, retry_max_ms=5, flush_on_exit=False, max_in_flight=1)
 
 
 def test_defaults_are_the_ones_testdata_lists() -> None:

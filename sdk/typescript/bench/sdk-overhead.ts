@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { SDK_VERSION, Sluice } from '../src/index.ts'
+import { DEFAULTS, SDK_VERSION, Sluice } from '../src/index.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -146,8 +146,8 @@ async function createProject(t: Target): Promise<string> {
   return ((await res.json()) as { ingest_key: string }).ingest_key
 }
 
-async function push(t: Target, seconds: number, kind: 'runs' | 'logs') {
-  const c = new Sluice({ endpoint: t.url, apiKey: await createProject(t), flushOnExit: false })
+async function push(t: Target, seconds: number, kind: 'runs' | 'logs', maxInFlight: number) {
+  const c = new Sluice({ endpoint: t.url, apiKey: await createProject(t), flushOnExit: false, maxInFlight })
   const half = 5000
   const candidates = Array.from({ length: 20 }, (_, i) => i)
   const t0 = performance.now()
@@ -187,15 +187,19 @@ async function push(t: Target, seconds: number, kind: 'runs' | 'logs') {
 async function throughput(t: Target, seconds: number): Promise<void> {
   out('## Events/s one process pushes to a local Sluice (default options: flushAt 100, maxBatchEvents 1000, gzip)')
   out()
-  out('| workload | events/s accepted | events | requests | events/request | retries | dropped |')
-  out('| --- | --- | --- | --- | --- | --- | --- |')
+  out('maxInFlight 1 (one request at a time) is the baseline, measured in the same run, alternating.')
+  out()
+  out('| workload | maxInFlight | events/s accepted | events | requests | events/request | retries | dropped |')
+  out('| --- | --- | --- | --- | --- | --- | --- | --- |')
   for (const [kind, label] of [
     ['runs', 'runs of 5 steps (7 events/run)'],
     ['logs', 'log events'],
   ] as const) {
-    const r = await push(t, seconds, kind)
-    const perRequest = r.sent / Math.max(1, r.requests - r.retries)
-    out(`| ${label} | ${(r.sent / r.elapsed).toFixed(0)} | ${r.sent} | ${r.requests} | ${perRequest.toFixed(0)} | ${r.retries} | ${r.droppedTotal} |`)
+    for (const maxInFlight of [1, DEFAULTS.maxInFlight]) {
+      const r = await push(t, seconds, kind, maxInFlight)
+      const perRequest = r.sent / Math.max(1, r.requests - r.retries)
+      out(`| ${label} | ${maxInFlight} | ${(r.sent / r.elapsed).toFixed(0)} | ${r.sent} | ${r.requests} | ${perRequest.toFixed(0)} | ${r.retries} | ${r.droppedTotal} |`)
+    }
   }
   out()
 }

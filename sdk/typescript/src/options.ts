@@ -21,6 +21,11 @@ export interface SluiceOptions {
   maxQueueSize?: number
   /** Most bytes of event JSON waiting in memory; past it the oldest is dropped. Default 32 MiB. */
   maxQueueBytes?: number
+  /**
+   * Most requests under way at once, each carrying its own batch (with its own retries). More
+   * than one keeps the connection busy while Sluice answers the last. Default 4.
+   */
+  maxInFlight?: number
   /** One request attempt is abandoned (and retried) after this long. Default 10,000 ms. */
   requestTimeoutMs?: number
   /** Retries of one batch after network errors, 408, 429 and 5xx; then it is dropped. Default 5. */
@@ -58,6 +63,7 @@ export const DEFAULTS = Object.freeze({
   maxEventBytes: 1 * MiB,
   maxQueueSize: 10_000,
   maxQueueBytes: 32 * MiB,
+  maxInFlight: 4,
   requestTimeoutMs: 10_000,
   maxRetries: 5,
   retryBaseMs: 500,
@@ -70,8 +76,8 @@ export const DEFAULTS = Object.freeze({
 
 type NumericOption = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS]
 
-// flushAt, maxBatchEvents and maxQueueSize count events, so they must be at least 1.
-const AT_LEAST_ONE: ReadonlySet<NumericOption> = new Set(['flushAt', 'maxBatchEvents', 'maxQueueSize'])
+// flushAt, maxBatchEvents and maxQueueSize count events, maxInFlight requests: at least 1.
+const AT_LEAST_ONE: ReadonlySet<NumericOption> = new Set(['flushAt', 'maxBatchEvents', 'maxQueueSize', 'maxInFlight'])
 
 /**
  * Fills in the defaults and checks the options. Mistakes in configuration throw here, at

@@ -33,7 +33,7 @@ export interface SluiceStats {
   /** Events waiting in memory. */
   queued: number
   queuedBytes: number
-  /** Events in the request being sent (or waiting to be retried). */
+  /** Events in the requests being sent (or waiting to be retried). */
   inFlight: number
   /** Events the server accepted. */
   sent: number
@@ -63,8 +63,12 @@ const USER_AGENT = `sluice-sdk-typescript/${SDK_VERSION} node/${process.version}
 
 /**
  * The delivery half of the client: a bounded in-memory queue, sent in batches by count, bytes and
- * interval, one request at a time, with retries. Nothing here throws to its callers: failures
- * become drop reports and counters.
+ * interval, up to `maxInFlight` requests at a time, each batch with its own retries. Nothing here
+ * throws to its callers: failures become drop reports and counters.
+ *
+ * Batches leave the queue in order but may be answered out of order: a run's events are
+ * idempotent and order-free by the contract (ids deduplicate; a run's events may arrive in any order), so
+ * only "everything before the flush is settled" needs tracking, and `settledThrough` does that.
  */
 export class Transport {
   private readonly queue = new EventQueue()
@@ -72,8 +76,9 @@ export class Transport {
   private lastSeq = 0
   /** Events up to this seq are due now: a flush, the interval timer or shutdown asked for them. */
   private dueThrough = 0
-  private inFlight: readonly QueuedEvent[] = []
-  private loop: Promise<void> | null = null
+  /** Batches being delivered, oldest first (a Set keeps insertion order). */
+  private readonly sending = new Set<readonly QueuedEvent[]>()
+  private readonly deliveries = new Set<Promise<void>>()
   private timer: NodeJS.Timeout | null = null
   private waiters: Array<{ target: number; resolve: () => void }> = []
   private closed = false
@@ -140,10 +145,10 @@ export class Transport {
       const done = await Promise.race([this.flush().then(() => true as const), expired])
       clearTimeout(deadline)
       if (!done) {
-        this.debug(`shutdown: ${this.queue.length + this.inFlight.length} events undelivered after ${timeoutMs} ms`)
+        this.debug(`shutdown: ${this.queue.length + this.inFlightEvents()} events undelivered after ${timeoutMs} ms`)
         this.abort.abort()
         this.drop('shutdown', this.queue.clear(), `shutdown timed out after ${timeoutMs} ms`)
-        await this.loop
+        await Promise.all([...this.deliveries])
         this.settle()
       }
       return done
@@ -153,50 +158,63 @@ export class Transport {
 
   /** The flush at process exit (Node's `beforeExit`): a shutdown, when anything is pending. */
   flushAtExit(): void {
-    if (this.queue.length > 0 || this.inFlight.length > 0) void this.shutdown()
+    if (this.queue.length > 0 || this.sending.size > 0) void this.shutdown()
   }
 
   stats(): SluiceStats {
     return {
       queued: this.queue.length,
       queuedBytes: this.queue.bytes,
-      inFlight: this.inFlight.length,
+      inFlight: this.inFlightEvents(),
       ...this.counters,
       dropped: { ...this.dropped },
     }
   }
 
+  /**
+   * Whether a send should start now. The first request goes at `flushAt`; one beside it only for a
+   * full batch (or when a flush asked): under load, small batches in parallel would cost the
+   * client and Sluice more per event than the waiting they save.
+   */
   private due(): boolean {
     const head = this.queue.peek()
     if (!head || this.abort.signal.aborted) return false
-    return head.seq <= this.dueThrough || this.queue.length >= this.o.flushAt || this.queue.bytes >= this.o.maxBatchBytes
+    const full = this.queue.length >= this.o.maxBatchEvents || this.queue.bytes >= this.o.maxBatchBytes
+    if (this.sending.size > 0) return head.seq <= this.dueThrough || full
+    return head.seq <= this.dueThrough || this.queue.length >= this.o.flushAt || full
   }
 
+  private inFlightEvents(): number {
+    let n = 0
+    for (const batch of this.sending) n += batch.length
+    return n
+  }
+
+  /** Starts deliveries while something is due and fewer than `maxInFlight` are under way. */
   private kick(): void {
-    if (this.loop) return
-    this.loop = this.sendWhileDue().finally(() => {
-      this.loop = null
-      // An event may have become due between the loop's last check and now.
-      if (this.due()) this.kick()
-      else this.armTimer()
-    })
+    while (this.sending.size < this.o.maxInFlight && this.due()) {
+      const batch = this.queue.take(this.o.maxBatchEvents, this.o.maxBatchBytes)
+      this.sending.add(batch)
+      const delivery: Promise<void> = this.deliverBatch(batch).finally(() => {
+        this.sending.delete(batch)
+        this.deliveries.delete(delivery)
+        this.settle()
+        // An event may have become due while this batch was out.
+        if (this.due()) this.kick()
+        else if (this.queue.length === 0 && this.sending.size === 0) this.clearTimer()
+        else this.armTimer()
+      })
+      this.deliveries.add(delivery)
+    }
   }
 
-  private async sendWhileDue(): Promise<void> {
-    while (this.due()) {
-      const batch = this.queue.take(this.o.maxBatchEvents, this.o.maxBatchBytes)
-      this.inFlight = batch
-      try {
-        await this.deliver(batch)
-      } catch (err) {
-        // Not expected: deliver() turns every failure into a drop. Losing one batch beats a crash.
-        this.drop('client_error', batch, `internal error: ${String(err)}`)
-      } finally {
-        this.inFlight = []
-        this.settle()
-      }
+  private async deliverBatch(batch: readonly QueuedEvent[]): Promise<void> {
+    try {
+      await this.deliver(batch)
+    } catch (err) {
+      // Not expected: deliver() turns every failure into a drop. Losing one batch beats a crash.
+      this.drop('client_error', batch, `internal error: ${String(err)}`)
     }
-    if (this.queue.length === 0) this.clearTimer()
   }
 
   /** Sends one batch until it is accepted, refused or given up on. */
@@ -319,7 +337,9 @@ export class Transport {
 
   /** Every event up to this seq is sent or given up on. */
   private settledThrough(): number {
-    const first = this.inFlight[0] ?? this.queue.peek()
+    // Batches are taken in order, so the first one still being sent holds the oldest event.
+    const oldest = this.sending.values().next().value as readonly QueuedEvent[] | undefined
+    const first = oldest?.[0] ?? this.queue.peek()
     return first ? first.seq - 1 : this.lastSeq
   }
 

@@ -231,7 +231,8 @@ describe('queue', () => {
 
   it('keeps recording while a batch waits to be retried, within its bounds', async () => {
     server.setResponder(() => ({ status: 503, headers: { 'retry-after': '0.05' } }))
-    const c = client({ maxQueueSize: 5, flushAt: 1, maxRetries: 100, retryMaxMs: 50 })
+    // One request: the others would take events off the queue while the first waits.
+    const c = client({ maxQueueSize: 5, flushAt: 1, maxRetries: 100, retryMaxMs: 50, maxInFlight: 1 })
     logs(c, 1)
     await server.waitForRequests(1)
     logs(c, 20)

@@ -27,7 +27,8 @@ afterAll(async () => {
 })
 
 /** Only flush() sends; retries are quick. */
-const QUIET = { flushAt: 1_000_000, flushIntervalMs: 1_000_000, retryBaseMs: 1, retryMaxMs: 5, flushOnExit: false }
+// One request at a time, so requests arrive (and are answered) in the order the vectors list.
+const QUIET = { flushAt: 1_000_000, flushIntervalMs: 1_000_000, retryBaseMs: 1, retryMaxMs: 5, flushOnExit: false, maxInFlight: 1 }
 
 describe('defaults', () => {
   it('are the ones sdk/testdata/defaults.json lists', () => {

@@ -1,0 +1,129 @@
+import cluster, { type Worker } from 'node:cluster'
+import { AggregatorRegistry, type Registry } from 'prom-client'
+import type { Config } from '../lib/config.ts'
+import type { Logger } from '../lib/logger.ts'
+
+/**
+ * `SLUICE_INGEST_WORKERS`: a process that runs the ingest role alone forks that many workers
+ * (node:cluster), which share its port; the primary only forks, restarts and aggregates metrics.
+ * Ingest is CPU-bound in one Node thread (docs/performance.md), so this is how it uses more cores.
+ * Every other role combination runs in one process: processors must not run twice in a process
+ * tree (one embedded ClickHouse directory has one owner).
+ */
+export function ingestWorkerCount(config: Config): number {
+  return config.roles.length === 1 && config.roles[0] === 'ingest' ? config.ingestWorkers : 1
+}
+
+const METRICS_REQUEST = 'sluice:metrics-request'
+const METRICS_ANSWER = 'sluice:metrics-answer'
+const RESTART_DELAY_MS = 1_000
+
+interface MetricsRequest {
+  type: typeof METRICS_REQUEST
+  id: number
+}
+
+interface MetricsAnswer {
+  type: typeof METRICS_ANSWER
+  id: number
+  text?: string
+  error?: string
+}
+
+export interface IngestPrimary {
+  /** Stops every worker (each drains its requests, see server.ts) and resolves when all exited. */
+  close(): Promise<void>
+}
+
+/**
+ * The primary: forks the first worker and waits for it to listen (it runs the migrations and
+ * creates the topics, so the others do not race it), then the rest. A worker that dies is
+ * replaced. Rejects when the first worker cannot start.
+ */
+export async function startIngestPrimary(count: number, logger: Logger): Promise<IngestPrimary> {
+  const aggregator = new AggregatorRegistry()
+  let stopping = false
+
+  const fork = (): Worker => {
+    const worker = cluster.fork()
+    worker.on('message', (message: MetricsRequest) => {
+      if (message?.type !== METRICS_REQUEST) return
+      aggregator.clusterMetrics().then(
+        (text) => worker.send({ type: METRICS_ANSWER, id: message.id, text } satisfies MetricsAnswer),
+        (err: unknown) => worker.send({ type: METRICS_ANSWER, id: message.id, error: String(err) } satisfies MetricsAnswer),
+      )
+    })
+    worker.on('exit', (code, signal) => {
+      if (stopping) return
+      logger.error({ worker: worker.id, code, signal }, 'ingest worker exited; starting another')
+      setTimeout(() => {
+        if (!stopping) fork()
+      }, RESTART_DELAY_MS).unref()
+    })
+    return worker
+  }
+
+  const listening = (worker: Worker) =>
+    new Promise<void>((resolve, reject) => {
+      const onExit = (code: number) => reject(new Error(`ingest worker exited with code ${code} before listening`))
+      worker.once('exit', onExit)
+      worker.once('listening', () => {
+        worker.off('exit', onExit)
+        resolve()
+      })
+    })
+
+  const first = fork()
+  try {
+    await listening(first)
+  } catch (err) {
+    stopping = true
+    throw err
+  }
+  await Promise.all(Array.from({ length: count - 1 }, () => listening(fork())))
+  logger.info({ workers: count }, 'ingest workers listening')
+
+  return {
+    async close() {
+      stopping = true
+      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined)
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              if (w.isDead()) return resolve()
+              w.once('exit', () => resolve())
+              w.process.kill('SIGTERM')
+            }),
+        ),
+      )
+    },
+  }
+}
+
+/**
+ * In a worker: what `/metrics` answers is the sum over all workers (prom-client's
+ * AggregatorRegistry in the primary), not this worker's share. Installs itself on `registry`.
+ */
+export function shareMetricsWithPrimary(registry: Registry): void {
+  // Constructing one is what makes prom-client answer the primary's requests in this worker.
+  new AggregatorRegistry()
+  AggregatorRegistry.setRegistries([registry])
+  let next = 0
+  const pending = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>()
+  process.on('message', (message: MetricsAnswer) => {
+    if (message?.type !== METRICS_ANSWER) return
+    const waiter = pending.get(message.id)
+    pending.delete(message.id)
+    if (message.text !== undefined) waiter?.resolve(message.text)
+    else waiter?.reject(new Error(`metrics from the other workers: ${message.error ?? 'no answer'}`))
+  })
+  // TRICKY: the primary gathers every worker's registry with getMetricsAsJSON, never metrics(), so
+  // this does not recurse.
+  registry.metrics = () =>
+    new Promise<string>((resolve, reject) => {
+      const id = ++next
+      pending.set(id, { resolve, reject })
+      process.send?.({ type: METRICS_REQUEST, id } satisfies MetricsRequest)
+    })
+}
