@@ -23,14 +23,18 @@ const metrics = createMetrics({ defaultMetrics: false })
 
 try {
   const services = await connectServices(config, { logger, metrics }, { only: ['postgres', ...definition.uses], prepare: false })
+  let reportNow = () => {}
   const running = await runProcessorHere(definition, {
     services,
     decoder: createSharedDecoder({ codec: services.codec, maxEntries: 2 }),
     readersOf: readersAmong([definition]),
     deadLetters: createDeadLetterStore(services.pg),
     wakeWebhooks: () => send({ type: 'wake-webhooks' }),
+    // A commit is reported at once: /ready must not show a stall the thread already got past.
+    onCommit: () => reportNow(),
   })
-  const report = setInterval(() => send({ type: 'liveness', liveness: running.liveness() }), LIVENESS_EVERY_MS)
+  reportNow = () => send({ type: 'liveness', liveness: running.liveness() })
+  const report = setInterval(reportNow, LIVENESS_EVERY_MS)
   port.on('message', (m: ToThread) => {
     if (m.type === 'metrics') {
       metrics.registry.getMetricsAsJSON().then((snapshot) => send({ type: 'metrics', id: m.id, metrics: snapshot }))

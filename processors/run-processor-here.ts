@@ -13,6 +13,7 @@ export interface HereContext {
   readersOf(type: string | undefined): number
   deadLetters: DeadLetterStore
   wakeWebhooks(): void
+  onCommit?: () => void
 }
 
 /** Starts one processor of the registry on this thread's event loop: its consumer group, its instance, its dead letters. */
@@ -46,5 +47,6 @@ export function runProcessorHere(definition: ProcessorDefinition, ctx: HereConte
     metrics,
     logger,
     stallAfterMs: config.processor.stallAfterMs,
+    ...(ctx.onCommit ? { onCommit: ctx.onCommit } : {}),
   })
 }

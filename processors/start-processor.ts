@@ -39,6 +39,8 @@ export interface StartProcessorOptions {
   metrics: Metrics
   logger: Logger
   stallAfterMs: number
+  /** Called after each commit (a worker thread reports its liveness then). */
+  onCommit?: () => void
 }
 
 /**
@@ -96,6 +98,7 @@ export async function startProcessor(o: StartProcessorOptions): Promise<RunningP
       await ctx.commit()
       lastCommitAt = Date.now()
       for (const b of batches) lagByPartition.set(`${b.topic}:${b.partition}`, Math.max(b.highWatermark - Number(b.messages[b.messages.length - 1]!.offset) - 1, 0))
+      o.onCommit?.()
       const seconds = end({ result: 'ok' })
 
       const deadLetters = [...letters.values()].reduce((n, l) => n + l.length, 0) + poisoned
