@@ -48,6 +48,9 @@ export function clickhouseTables(database: string) {
     steps: q('steps'),
     funnelRollup: q('pipeline_funnel_rollup'),
     runKeys: q('run_keys'),
+    runList: q('run_list'),
+    runOutcomes: q('run_outcomes'),
+    stepFacts: q('step_facts'),
     logs: q('logs'),
     migrations: q('schema_migrations'),
   }

@@ -57,26 +57,26 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
   }
 
   async function fromRawSteps(projectId: string, pipeline: string, from: number, to: number) {
+    // One query: the pipeline's runs that started in [from, to) are a key range of run_list (ordered
+    // by start time); their steps are point reads of the narrow step_facts (small granules).
     // TRICKY: the alias must not be `started_at`: ClickHouse resolves WHERE names to SELECT aliases
     // first, which would compare epoch milliseconds with a DateTime64 and match no run.
-    const runs = await select<{ run_id: string; name: string; started_ms: number }>(
-      `SELECT run_id, name, toUnixTimestamp64Milli(started_at) AS started_ms FROM ${t.runStarts} FINAL
+    const runsInRange = `SELECT run_id, name AS run_name, toUnixTimestamp64Milli(started_at) AS run_started_ms FROM ${t.runList} FINAL
        WHERE project_id = {p:String} AND name = {n:String}
-         AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
+         AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`
+    const rows = await select<StepFactsRow & { run_name: string; run_started_ms: number }>(
+      `SELECT f.*, r.run_name AS run_name, r.run_started_ms AS run_started_ms
+       FROM (SELECT ${STEP_FACTS_COLUMNS} FROM ${t.stepFacts} FINAL
+             WHERE project_id = {p:String} AND run_id IN (SELECT run_id FROM (${runsInRange}))) AS f
+       INNER JOIN (${runsInRange}) AS r ON r.run_id = f.run_id`,
       { p: projectId, n: pipeline, from, to },
     )
     const byStep = new Map<string, FunnelAccumulator>()
-    if (runs.length === 0) return byStep
-    const runById = new Map(runs.map((r) => [r.run_id, { name: r.name, started_at: Number(r.started_ms) }]))
-    const steps = await select<StepFactsRow>(
-      `SELECT ${STEP_FACTS_COLUMNS} FROM ${t.steps} FINAL WHERE project_id = {p:String} AND run_id IN {ids:Array(String)}`,
-      { p: projectId, ids: [...runById.keys()] },
-    )
-    for (const row of steps) {
+    for (const row of rows) {
       const step = toStepFacts(row)
       let acc = byStep.get(step.name)
       if (!acc) byStep.set(step.name, (acc = emptyAccumulator()))
-      addContribution(acc, stepContribution(step, runById.get(step.run_id)!))
+      addContribution(acc, stepContribution(step, { name: row.run_name, started_at: Number(row.run_started_ms) }))
     }
     return byStep
   }

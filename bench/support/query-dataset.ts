@@ -135,7 +135,7 @@ export function runEvents(p: DatasetProject, i: number): { run: EventEnvelope[];
       level,
       message: `${LOG_MESSAGES[Math.floor(rand() * LOG_MESSAGES.length)]} ${i}`,
       service: `svc-${Math.floor(rand() * 5)}`,
-      attributes: { region: f.tags.region },
+      attributes: { region: f.tags.region ?? 'eu' },
       run_id: f.runId,
     },
   }
