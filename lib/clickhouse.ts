@@ -50,6 +50,7 @@ export function clickhouseTables(database: string) {
     runKeys: q('run_keys'),
     runList: q('run_list'),
     runOutcomes: q('run_outcomes'),
+    runState: q('run_state'),
     stepFacts: q('step_facts'),
     logs: q('logs'),
     migrations: q('schema_migrations'),

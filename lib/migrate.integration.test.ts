@@ -66,6 +66,10 @@ describe('migrations', () => {
       'run_outcomes',
       'run_outcomes_mv',
       'run_starts',
+      'run_state',
+      'run_state_completions_mv',
+      'run_state_starts_mv',
+      'run_state_steps_mv',
       'schema_migrations',
       'step_facts',
       'step_facts_mv',
@@ -104,7 +108,7 @@ describe('migrations', () => {
       query: `INSERT INTO ${dbName}.steps (project_id, run_id, step_id, event_id, name, type, cost, started_at, completed_at, input_count, output_count, event_time, received_at, kafka_partition, kafka_offset)
               VALUES ${step}, ${step}`,
     })
-    for (const table of ['run_list', 'run_outcomes', 'step_facts']) await clickhouse.command({ query: `TRUNCATE TABLE ${dbName}.${table}` })
+    for (const table of ['run_list', 'run_outcomes', 'run_state', 'step_facts']) await clickhouse.command({ query: `TRUNCATE TABLE ${dbName}.${table}` })
     await clickhouse.command({ query: `ALTER TABLE ${dbName}.schema_migrations DELETE WHERE name = '0005_run_read_tables.sql' SETTINGS mutations_sync = 2` })
     const applied = await runMigrations({ pg, clickhouse, clickhouseDatabase: dbName, logger })
     expect(applied.clickhouse).toEqual(['0005_run_read_tables.sql'])
@@ -115,6 +119,12 @@ describe('migrations', () => {
     expect(await one(`SELECT run_id, status, error FROM ${dbName}.run_outcomes FINAL WHERE project_id = 'p5'`)).toEqual([
       { run_id: 'old-run', status: 'failed', error: 'boom' },
     ])
+    expect(
+      await one(
+        `SELECT any(name) AS name, any(status) AS status, length(maxMap(steps).1) AS steps, arraySum(maxMap(step_costs).2) AS cost
+         FROM ${dbName}.run_state WHERE project_id = 'p5' GROUP BY run_id`,
+      ),
+    ).toEqual([{ name: 'recs', status: 'failed', steps: 1, cost: 0.25 }])
     expect(await one(`SELECT step_id, name, cost, input_count, output_count FROM ${dbName}.step_facts FINAL WHERE project_id = 'p5'`)).toEqual([
       { step_id: 's1', name: 'rank', cost: 0.25, input_count: 10, output_count: 4 },
     ])

@@ -115,11 +115,11 @@ describe('run reader', () => {
     ['status RUNNING', { status: 'RUNNING' as const }],
     ['name, status and tag', { name: 'recs', status: 'COMPLETED' as const, tags: [['env', 'prod']] as Array<[string, string]> }],
   ])('pages through %s, newest first, every run once with its state', async (_, f) => {
-    const filter = { tags: [], ...f }
+    const filter: Omit<RunFilter, 'before' | 'limit'> = { tags: [], ...f }
     const want = expected.filter(
       (e) =>
         (filter.status === undefined || e.status === filter.status) &&
-        (!('name' in filter) || e.name === filter.name) &&
+        (filter.name === undefined || e.name === filter.name) &&
         filter.tags.every(([k, v]) => e.tags[k] === v),
     )
     expect(want.length).toBeGreaterThan(2)

@@ -46,19 +46,6 @@ export interface RunFilter {
   limit: number
 }
 
-interface RunRow {
-  id: string
-  name: string
-  status: string | null
-  total_cost: number | null
-  tags: Record<string, string>
-  started_ms: number
-  completed_ms: number | null
-  error: string | null
-  created_ms: number
-  step_count: number | null
-  step_cost: number | null
-}
 
 interface StepRow {
   step_id: string
@@ -82,13 +69,38 @@ interface StepRow {
 /** Candidates read per status-filtered page before falling back to the status's set of runs. */
 const STATUS_CANDIDATES = 4
 
+interface ListedRun {
+  run_id: string
+  name: string
+  tags: Record<string, string>
+  started_ms: number
+  created_ms: number
+}
+
+/** A run as run_state holds it, tags as JSON. */
+type PointRun = Omit<ListedRun, 'tags'> & RunState & { tags_json: string }
+
+function listedOf(r: PointRun): ListedRun {
+  return { run_id: r.run_id, name: r.name, tags: JSON.parse(r.tags_json) as Record<string, string>, started_ms: r.started_ms, created_ms: r.created_ms }
+}
+
+interface RunState {
+  run_id: string
+  status: string | null
+  completed_ms: number | null
+  error: string | null
+  total_cost: number | null
+  step_count: number
+  step_cost: number | null
+}
+
 /**
  * Reads runs and steps of one project. Every query is scoped by project id.
  *
- * Lists read `run_list` (every run_start, ordered by start time) in key order, so a page is one
- * ordered read however large the project; its runs' completions (`run_outcomes`) and step totals
- * (`step_facts`) are point reads of the page's ids, in the same query. See
- * migrations/clickhouse/0005_run_read_tables.sql.
+ * A list is one ordered read of `run_list` (every run_start, ordered by start time), then one read
+ * of its runs' `run_state` (completion and step totals, one small granule per run); a point read
+ * is one query. See migrations/clickhouse/0005_run_read_tables.sql. Replayed rows are skipped here
+ * (LIMIT 1 BY the key, maxMap by step id) rather than with FINAL, which costs more than the read.
  */
 export function createRunReader(options: { client: ClickHouseClient; tables: ClickhouseTables }) {
   const { client, tables: t } = options
@@ -98,30 +110,14 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     return rs.json<T>()
   }
 
-  /** The completion of the runs `ids` selects (a subquery or an array parameter). */
-  const outcomesOf = (ids: string) => `
-    SELECT run_id, status, toUnixTimestamp64Milli(completed_at) AS completed_ms, error, total_cost
-    FROM ${t.runOutcomes} FINAL
-    WHERE project_id = {p:String} AND status IN ('completed', 'failed') AND run_id IN ${ids}`
-
-  /** Step count and summed cost of the runs `ids` selects; a step replayed into two rows counts once. */
-  const stepTotalsOf = (ids: string) => `
-    SELECT run_id, count() AS step_count, sumOrNull(cost) AS step_cost
-    FROM (SELECT run_id, step_id, any(cost) AS cost FROM ${t.stepFacts}
-          WHERE project_id = {p:String} AND run_id IN ${ids} GROUP BY run_id, step_id)
-    GROUP BY run_id`
-
-  const RUN_COLUMNS = `r.run_id AS id, r.name AS name, o.status AS status, o.total_cost AS total_cost, r.tags AS tags,
-    toUnixTimestamp64Milli(r.started_at) AS started_ms, o.completed_ms AS completed_ms, o.error AS error,
-    toUnixTimestamp64Milli(r.received_at) AS created_ms`
-
-  /** Runs in `from` (a subquery aliased r with run_id, name, tags, started_at, received_at) with their completion and step totals. */
-  const withState = (from: string, ids: string, tail: string) => `
-    SELECT ${RUN_COLUMNS}, st.step_count AS step_count, st.step_cost AS step_cost
-    FROM ${from} AS r
-    LEFT JOIN (${outcomesOf(ids)}) AS o ON o.run_id = r.run_id
-    LEFT JOIN (${stepTotalsOf(ids)}) AS st ON st.run_id = r.run_id
-    ${tail}`
+  /** The state of the runs `ids` selects (a subquery or a parameter), one row per run that has any. */
+  const STATE_AGGREGATES = `any(status) AS status, toUnixTimestamp64Milli(any(completed_at)) AS completed_ms, any(error) AS error,
+    any(total_cost) AS total_cost, maxMap(steps) AS step_map, length(step_map.1) AS step_count,
+    if(has(step_map.2, 2), arraySum(maxMap(step_costs).2), NULL) AS step_cost`
+  const STATE_COLUMNS = 'run_id, status, completed_ms, error, total_cost, step_count, step_cost'
+  /** The state of the runs `ids` selects, one row per run that has any. */
+  const stateOf = (ids: string) => `
+    SELECT run_id, ${STATE_AGGREGATES} FROM ${t.runState} WHERE project_id = {p:String} AND run_id IN ${ids} GROUP BY run_id`
 
   function listWhere(f: RunFilter, params: Record<string, unknown>): string {
     const where: string[] = ['project_id = {p:String}']
@@ -153,66 +149,29 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     return where.join(' AND ')
   }
 
-  const pointRun = `(SELECT run_id, name, tags, started_at, received_at FROM ${t.runStarts} FINAL
-    WHERE project_id = {p:String} AND run_id = {id:String})`
+  /**
+   * Up to `limit` runs newest first, in key order. A run replayed into two rows not merged yet
+   * comes twice in a row: the copy is dropped, and when that leaves the page short the page is read
+   * again with LIMIT 1 BY (rare: only until the background merge).
+   */
+  async function listPage(where: string, params: Record<string, unknown>, limit: number): Promise<ListedRun[]> {
+    const sql = (by: string) => `
+      SELECT run_id, name, tags, toUnixTimestamp64Milli(started_at) AS started_ms, toUnixTimestamp64Milli(received_at) AS created_ms
+      FROM ${t.runList} WHERE ${where} ORDER BY started_at DESC, run_id DESC ${by} LIMIT {n:UInt32}`
+    const rows = await select<ListedRun>(sql(''), { ...params, n: limit })
+    const unique = rows.filter((r, i) => i === 0 || rows[i - 1]!.run_id !== r.run_id)
+    if (unique.length === rows.length || rows.length < limit) return unique
+    return select<ListedRun>(sql('LIMIT 1 BY run_id'), { ...params, n: limit })
+  }
 
-  const page = (where: string, limit: string) => `(
-    SELECT run_id, name, tags, started_at, received_at FROM ${t.runList} FINAL
-    WHERE ${where} ORDER BY started_at DESC, run_id DESC LIMIT ${limit})`
-
-  return {
-    /** Newest first; one more row than `limit` is read to know whether a next page exists. */
-    async listRuns(projectId: string, f: RunFilter): Promise<{ runs: Run[]; hasMore: boolean }> {
-      const params: Record<string, unknown> = { p: projectId, limit: f.limit + 1 }
-      const where = listWhere(f, params)
-      const order = 'ORDER BY started_ms DESC, id DESC'
-      let rows: RunRow[]
-      if (f.status === undefined) {
-        const ids = `(SELECT run_id FROM ${page(where, '{limit:UInt32}')})`
-        rows = await select<RunRow>(withState(page(where, '{limit:UInt32}'), ids, order), params)
-      } else {
-        rows = await listByStatus(params, where, f.status, f.limit)
-      }
-      const hasMore = rows.length > f.limit
-      return { runs: rows.slice(0, f.limit).map(toRun), hasMore }
-    },
-
-    async getRun(projectId: string, runId: string): Promise<Run | null> {
-      const rows = await select<RunRow>(withState(pointRun, '({id:String})', 'LIMIT 1'), { p: projectId, id: runId })
-      return rows[0] ? toRun(rows[0]) : null
-    },
-
-    /** The run and its first `maxSteps` steps in run order, in one query; null when the project has no such run. */
-    async getRunWithSteps(projectId: string, runId: string, maxSteps: number): Promise<{ run: Run; steps: Step[] } | null> {
-      const rows = await select<RunRow & Prefixed<StepRow>>(
-        `SELECT run.*, ${STEP_FIELDS.map((c) => `st.s_${c} AS s_${c}`).join(', ')}
-         FROM (${withState(pointRun, '({id:String})', 'LIMIT 1')}) AS run
-         LEFT JOIN (
-           SELECT ${stepSelect('s_')}, ord FROM (
-             SELECT *, row_number() OVER (ORDER BY coalesce(started_at, completed_at, event_time), kafka_partition, kafka_offset) AS ord
-             FROM ${t.steps} FINAL WHERE project_id = {p:String} AND run_id = {id:String}
-           ) ORDER BY ord LIMIT {max:UInt32}
-         ) AS st ON st.s_run_id = run.id
-         ORDER BY st.ord`,
-        { p: projectId, id: runId, max: maxSteps },
-      )
-      if (!rows[0]) return null
-      const steps = rows.filter((r) => r.s_step_id !== null).map((r) => toStep(unprefixed(r)))
-      return { run: toRun(rows[0]), steps }
-    },
-
-    /** Steps by start time, then by arrival (Kafka offset). */
-    async listSteps(projectId: string, runId: string, page: { offset: number; limit: number }): Promise<{ steps: Step[]; hasMore: boolean }> {
-      const rows = await select<StepRow>(
-        `SELECT ${STEP_SELECT}
-         FROM ${t.steps} FINAL WHERE project_id = {p:String} AND run_id = {id:String}
-         ORDER BY coalesce(started_at, completed_at, event_time), kafka_partition, kafka_offset
-         LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
-        { p: projectId, id: runId, limit: page.limit + 1, offset: page.offset },
-      )
-      const hasMore = rows.length > page.limit
-      return { steps: rows.slice(0, page.limit).map(toStep), hasMore }
-    },
+  async function withState(projectId: string, listed: readonly ListedRun[]): Promise<Run[]> {
+    if (listed.length === 0) return []
+    const states = await select<RunState>(`SELECT ${STATE_COLUMNS} FROM (${stateOf('{ids:Array(String)}')})`, {
+      p: projectId,
+      ids: listed.map((r) => r.run_id),
+    })
+    const byId = new Map(states.map((s) => [s.run_id, s]))
+    return listed.map((r) => toRun(r, byId.get(r.run_id)))
   }
 
   /**
@@ -220,22 +179,80 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
    * (a common status, or rare runs that are all recent); otherwise the status's set of runs
    * filters the list (small when the status is rare). RUNNING means no completion yet.
    */
-  async function listByStatus(params: Record<string, unknown>, where: string, status: NonNullable<RunFilter['status']>, limit: number): Promise<RunRow[]> {
+  async function listByStatus(projectId: string, params: Record<string, unknown>, where: string, status: NonNullable<RunFilter['status']>, limit: number) {
     const wanted = status === 'RUNNING' ? null : status.toLowerCase()
-    const matches = (r: RunRow) => (wanted === null ? r.status === null : r.status === wanted)
     const cap = (limit + 1) * STATUS_CANDIDATES
-    const candidates = page(where, '{cap:UInt32}')
-    const found = await select<RunRow>(
-      withState(candidates, `(SELECT run_id FROM ${candidates})`, 'ORDER BY started_ms DESC, id DESC'),
-      { ...params, cap },
+    const candidates = await listPage(where, params, cap)
+    const done = await select<{ run_id: string; status: string }>(
+      `SELECT run_id, status FROM ${t.runOutcomes}
+       WHERE project_id = {p:String} AND status IN ('completed', 'failed') AND run_id IN {ids:Array(String)}`,
+      { p: projectId, ids: candidates.map((c) => c.run_id) },
     )
-    if (found.length < cap || found.filter(matches).length > limit) return found.filter(matches).slice(0, limit + 1)
+    const statusOf = new Map(done.map((d) => [d.run_id, d.status]))
+    const matching = candidates.filter((c) => (statusOf.get(c.run_id) ?? null) === wanted)
+    if (candidates.length < cap || matching.length > limit) return withState(projectId, matching.slice(0, limit + 1))
     const inSet =
       wanted === null
         ? `run_id NOT IN (SELECT run_id FROM ${t.runOutcomes} WHERE project_id = {p:String})`
         : `run_id IN (SELECT run_id FROM ${t.runOutcomes} WHERE project_id = {p:String} AND status = {status:String})`
-    const filtered = page(`${where} AND ${inSet}`, '{limit:UInt32}')
-    return select<RunRow>(withState(filtered, `(SELECT run_id FROM ${filtered})`, 'ORDER BY started_ms DESC, id DESC'), { ...params, status: wanted ?? '' })
+    return withState(projectId, await listPage(`${where} AND ${inSet}`, { ...params, status: wanted ?? '' }, limit + 1))
+  }
+
+  /** The run with its state from run_state alone (no row when the project has no run_start of that id). */
+  const runSql = `
+    SELECT run_id, any(name) AS name, any(tags_json) AS tags_json, toUnixTimestamp64Milli(any(started_at)) AS started_ms,
+           toUnixTimestamp64Milli(any(received_at)) AS created_ms, ${STATE_AGGREGATES}
+    FROM ${t.runState} WHERE project_id = {p:String} AND run_id = {id:String}
+    GROUP BY run_id HAVING started_ms IS NOT NULL`
+
+  return {
+    /** Newest first; one more row than `limit` is read to know whether a next page exists. */
+    async listRuns(projectId: string, f: RunFilter): Promise<{ runs: Run[]; hasMore: boolean }> {
+      const params: Record<string, unknown> = { p: projectId }
+      const where = listWhere(f, params)
+      const runs =
+        f.status === undefined
+          ? await withState(projectId, await listPage(where, params, f.limit + 1))
+          : await listByStatus(projectId, params, where, f.status, f.limit)
+      return { runs: runs.slice(0, f.limit), hasMore: runs.length > f.limit }
+    },
+
+    async getRun(projectId: string, runId: string): Promise<Run | null> {
+      const rows = await select<PointRun>(`SELECT * EXCEPT step_map FROM (${runSql})`, { p: projectId, id: runId })
+      return rows[0] ? toRun(listedOf(rows[0]), rows[0]) : null
+    },
+
+    /** The run and its first `maxSteps` steps in run order, in one query; null when the project has no such run. */
+    async getRunWithSteps(projectId: string, runId: string, maxSteps: number): Promise<{ run: Run; steps: Step[] } | null> {
+      const rows = await select<PointRun & Prefixed<StepRow>>(
+        `SELECT run.* EXCEPT step_map, ${STEP_FIELDS.map((c) => `st.s_${c} AS s_${c}`).join(', ')}
+         FROM (${runSql}) AS run
+         LEFT JOIN (
+           SELECT ${stepSelect('s_')}, ord FROM (
+             SELECT *, row_number() OVER (ORDER BY coalesce(started_at, completed_at, event_time), kafka_partition, kafka_offset) AS ord
+             FROM ${t.steps} WHERE project_id = {p:String} AND run_id = {id:String}
+           ) ORDER BY ord LIMIT 1 BY step_id LIMIT {max:UInt32}
+         ) AS st ON st.s_run_id = run.run_id
+         ORDER BY st.ord`,
+        { p: projectId, id: runId, max: maxSteps },
+      )
+      if (!rows[0]) return null
+      const steps = rows.filter((r) => r.s_step_id !== null).map((r) => toStep(unprefixed(r)))
+      return { run: toRun(listedOf(rows[0]), rows[0]), steps }
+    },
+
+    /** Steps by start time, then by arrival (Kafka offset). */
+    async listSteps(projectId: string, runId: string, page: { offset: number; limit: number }): Promise<{ steps: Step[]; hasMore: boolean }> {
+      const rows = await select<StepRow>(
+        `SELECT ${STEP_SELECT}
+         FROM ${t.steps} WHERE project_id = {p:String} AND run_id = {id:String}
+         ORDER BY coalesce(started_at, completed_at, event_time), kafka_partition, kafka_offset
+         LIMIT 1 BY step_id LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
+        { p: projectId, id: runId, limit: page.limit + 1, offset: page.offset },
+      )
+      const hasMore = rows.length > page.limit
+      return { steps: rows.slice(0, page.limit).map(toStep), hasMore }
+    },
   }
 }
 
@@ -261,18 +278,20 @@ function unprefixed(r: Prefixed<StepRow>): StepRow {
   return Object.fromEntries(STEP_FIELDS.map((f) => [f, r[`s_${f}`]])) as unknown as StepRow
 }
 
-function toRun(r: RunRow): Run {
+function toRun(r: ListedRun, st: Partial<RunState> | undefined): Run {
+  const status = st?.status ?? null
+  const stepCost = st?.step_cost ?? null
   return {
-    id: r.id,
+    id: r.run_id,
     name: r.name,
-    status: r.status === null ? 'RUNNING' : (r.status.toUpperCase() as Run['status']),
-    total_cost: r.total_cost ?? (r.step_cost === null ? null : Number(r.step_cost)),
+    status: status === null ? 'RUNNING' : (status.toUpperCase() as Run['status']),
+    total_cost: st?.total_cost ?? (stepCost === null ? null : Number(stepCost)),
     tags: r.tags,
     started_at: iso(r.started_ms)!,
-    completed_at: iso(r.completed_ms),
-    error: r.error,
+    completed_at: iso(st?.completed_ms ?? null),
+    error: st?.error ?? null,
     created_at: iso(r.created_ms)!,
-    step_count: Number(r.step_count ?? 0),
+    step_count: Number(st?.step_count ?? 0),
   }
 }
 

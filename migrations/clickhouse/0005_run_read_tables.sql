@@ -3,12 +3,16 @@
 -- API's lists and point reads without joins over a whole project:
 --   run_list      every run_start, ordered by start time: `GET /runs` is one ordered read, and
 --                 the partial hours of a pipeline funnel find their runs by a time range.
---   run_outcomes  every run_complete, narrow, ordered by status then run: a page's completions
---                 are a few small granules, and "the failed runs" is one key range.
---   step_facts    every step without its JSON payloads, narrow, small granules: a page's step
---                 counts and costs, and the funnel of a partial hour, read a few granules.
--- Like the raw tables these are ReplacingMergeTree on the raw tables' keys: a replayed batch
--- writes identical rows, and every read deduplicates (FINAL, or a GROUP BY on the key).
+--   run_outcomes  every run_complete, narrow, ordered by status then run: the runs of one status
+--                 are one key range, and the statuses of a page's candidates a few small granules.
+--   run_state     one row per run once merged: its start, completion and steps (as maps keyed by
+--                 step), so a run's state, or a page's, is one small granule per run.
+--   step_facts    every step without its JSON payloads, narrow, small granules: the funnel of a
+--                 partial hour reads a few granules per run.
+-- A replayed batch writes identical raw rows, so the views copy them again: the copies are
+-- ReplacingMergeTree on the raw tables' keys (reads skip the second copy with LIMIT 1 BY or
+-- FINAL), and run_state keeps steps in maps keyed by step id, merged with maxMap, where a second
+-- copy of a step changes nothing.
 
 CREATE TABLE IF NOT EXISTS {db}.run_list (
   project_id   String,
@@ -36,10 +40,46 @@ CREATE TABLE IF NOT EXISTS {db}.run_outcomes (
   total_cost    Nullable(Float64)
 ) ENGINE = ReplacingMergeTree
 ORDER BY (project_id, status, run_id)
-SETTINGS index_granularity = 256;
+SETTINGS index_granularity = 256, min_compress_block_size = 4096, max_compress_block_size = 16384;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.run_outcomes_mv TO {db}.run_outcomes AS
 SELECT project_id, run_id, status, completed_at, error, total_cost FROM {db}.run_completions;
+
+-- Every column but the keys is an aggregate that a row without the value leaves alone: `any`
+-- skips NULLs (each view fills only its own columns; the rest default to NULL or empty maps), and
+-- maxMap keeps one entry per step. Steps are keyed by the 64-bit SipHash of their id (8 bytes, not
+-- 36: the table stays narrow); two steps of one run would have to share a hash to count as one,
+-- odds of about 2^-64 per pair. `steps` maps each step to 1, or to 2 when it has a cost;
+-- `step_costs` each step that has a cost to it. Small granules and compression blocks: it is read
+-- by run id, a granule per run, and a point read should not inflate 64 KiB per column.
+CREATE TABLE IF NOT EXISTS {db}.run_state (
+  project_id    String,
+  run_id        String,
+  name          SimpleAggregateFunction(any, Nullable(String)),
+  tags_json     SimpleAggregateFunction(any, Nullable(String)),
+  started_at    SimpleAggregateFunction(any, Nullable(DateTime64(3, 'UTC'))),
+  received_at   SimpleAggregateFunction(any, Nullable(DateTime64(3, 'UTC'))),
+  status        SimpleAggregateFunction(any, Nullable(String)),
+  completed_at  SimpleAggregateFunction(any, Nullable(DateTime64(3, 'UTC'))),
+  error         SimpleAggregateFunction(any, Nullable(String)),
+  total_cost    SimpleAggregateFunction(any, Nullable(Float64)),
+  steps         SimpleAggregateFunction(maxMap, Tuple(Array(UInt64), Array(UInt8))),
+  step_costs    SimpleAggregateFunction(maxMap, Tuple(Array(UInt64), Array(Float64)))
+) ENGINE = AggregatingMergeTree
+ORDER BY (project_id, run_id)
+SETTINGS index_granularity = 128, min_compress_block_size = 4096, max_compress_block_size = 16384;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.run_state_starts_mv TO {db}.run_state AS
+SELECT project_id, run_id, name, toJSONString(tags) AS tags_json, started_at, received_at FROM {db}.run_starts;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.run_state_completions_mv TO {db}.run_state AS
+SELECT project_id, run_id, status, completed_at, error, total_cost FROM {db}.run_completions;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.run_state_steps_mv TO {db}.run_state AS
+SELECT project_id, run_id, maxMap(([sipHash64(step_id)], [toUInt8(1 + isNotNull(cost))])) AS steps,
+       maxMapIf(([sipHash64(step_id)], [assumeNotNull(cost)]), isNotNull(cost)) AS step_costs
+FROM {db}.steps
+GROUP BY project_id, run_id;
 
 CREATE TABLE IF NOT EXISTS {db}.step_facts (
   project_id         String,
@@ -55,16 +95,25 @@ CREATE TABLE IF NOT EXISTS {db}.step_facts (
   rejection_reasons  Nullable(String)
 ) ENGINE = ReplacingMergeTree
 ORDER BY (project_id, run_id, step_id)
-SETTINGS index_granularity = 256;
+SETTINGS index_granularity = 256, min_compress_block_size = 4096, max_compress_block_size = 16384;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.step_facts_mv TO {db}.step_facts AS
 SELECT project_id, run_id, step_id, name, cost, started_at, completed_at, event_time, input_count, output_count, rejection_reasons
 FROM {db}.steps;
 
 -- Existing data. TRICKY: a row the processor writes between a view's creation and these copies
--- lands twice, which the ReplacingMergeTree keys collapse; so does a second run of this file.
+-- lands twice, which the keys (and maxMap, any) collapse; so does a second run of this file.
 INSERT INTO {db}.run_list SELECT project_id, run_id, name, tags, started_at, received_at FROM {db}.run_starts;
 INSERT INTO {db}.run_outcomes SELECT project_id, run_id, status, completed_at, error, total_cost FROM {db}.run_completions;
+INSERT INTO {db}.run_state (project_id, run_id, name, tags_json, started_at, received_at)
+SELECT project_id, run_id, name, toJSONString(tags), started_at, received_at FROM {db}.run_starts;
+INSERT INTO {db}.run_state (project_id, run_id, status, completed_at, error, total_cost)
+SELECT project_id, run_id, status, completed_at, error, total_cost FROM {db}.run_completions;
+INSERT INTO {db}.run_state (project_id, run_id, steps, step_costs)
+SELECT project_id, run_id, maxMap(([sipHash64(step_id)], [toUInt8(1 + isNotNull(cost))])),
+       maxMapIf(([sipHash64(step_id)], [assumeNotNull(cost)]), isNotNull(cost))
+FROM {db}.steps
+GROUP BY project_id, run_id;
 INSERT INTO {db}.step_facts
 SELECT project_id, run_id, step_id, name, cost, started_at, completed_at, event_time, input_count, output_count, rejection_reasons
 FROM {db}.steps;
