@@ -60,6 +60,8 @@ describe('migrations', () => {
       'logs',
       'pipeline_funnel_rollup',
       'run_completions',
+      'run_index',
+      'run_index_mv',
       'run_keys',
       'run_list',
       'run_list_mv',
@@ -108,13 +110,17 @@ describe('migrations', () => {
       query: `INSERT INTO ${dbName}.steps (project_id, run_id, step_id, event_id, name, type, cost, started_at, completed_at, input_count, output_count, event_time, received_at, kafka_partition, kafka_offset)
               VALUES ${step}, ${step}`,
     })
-    for (const table of ['run_list', 'run_outcomes', 'run_state', 'step_facts']) await clickhouse.command({ query: `TRUNCATE TABLE ${dbName}.${table}` })
+    for (const table of ['run_list', 'run_index', 'run_outcomes', 'run_state', 'step_facts']) await clickhouse.command({ query: `TRUNCATE TABLE ${dbName}.${table}` })
     await clickhouse.command({ query: `ALTER TABLE ${dbName}.schema_migrations DELETE WHERE name = '0005_run_read_tables.sql' SETTINGS mutations_sync = 2` })
     const applied = await runMigrations({ pg, clickhouse, clickhouseDatabase: dbName, logger })
     expect(applied.clickhouse).toEqual(['0005_run_read_tables.sql'])
     const one = async (sql: string) => (await (await clickhouse.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, unknown>>())
     expect(await one(`SELECT run_id, name, tags, toUnixTimestamp64Milli(started_at) AS ms FROM ${dbName}.run_list FINAL WHERE project_id = 'p5'`)).toEqual([
       { run_id: 'old-run', name: 'recs', tags: { env: 'prod' }, ms: Date.UTC(2026, 10, 1, 10) },
+    ])
+    expect(await one(`SELECT term_kind, term_key, term_value, run_id FROM ${dbName}.run_index FINAL WHERE project_id = 'p5' ORDER BY term_kind`)).toEqual([
+      { term_kind: 'name', term_key: '', term_value: 'recs', run_id: 'old-run' },
+      { term_kind: 'tag', term_key: 'env', term_value: 'prod', run_id: 'old-run' },
     ])
     expect(await one(`SELECT run_id, status, error FROM ${dbName}.run_outcomes FINAL WHERE project_id = 'p5'`)).toEqual([
       { run_id: 'old-run', status: 'failed', error: 'boom' },

@@ -66,8 +66,10 @@ interface StepRow {
   created_ms: number
 }
 
-/** Candidates read per status-filtered page before falling back to the status's set of runs. */
-const STATUS_CANDIDATES = 4
+interface ListSource {
+  table: string
+  where: string
+}
 
 interface ListedRun {
   run_id: string
@@ -119,15 +121,24 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
   const stateOf = (ids: string) => `
     SELECT run_id, ${STATE_AGGREGATES} FROM ${t.runState} WHERE project_id = {p:String} AND run_id IN ${ids} GROUP BY run_id`
 
-  function listWhere(f: RunFilter, params: Record<string, unknown>): string {
+  /**
+   * Where a list reads and what it filters: `run_index` at the first tag's (else the name's) term
+   * when there is one, else `run_list`; either way rows in (started_at, run_id) order with the
+   * run's name and tags, so the other filters are conditions on the rows read in order.
+   */
+  function listSource(f: RunFilter, params: Record<string, unknown>): ListSource {
     const where: string[] = ['project_id = {p:String}']
+    let table = t.runList
+    const [firstTag] = f.tags
+    if (firstTag || f.name !== undefined) {
+      table = t.runIndex
+      where.push(firstTag ? "term_kind = 'tag' AND term_key = {tk0:String} AND term_value = {tv0:String}" : "term_kind = 'name' AND term_key = '' AND term_value = {name:String}")
+    }
     if (f.name !== undefined) {
       where.push('name = {name:String}')
       params.name = f.name
     }
     f.tags.forEach(([k, v], i) => {
-      // The has() terms are implied by the last two; they let the tag bloom filters skip granules.
-      where.push(`has(mapKeys(tags), {tk${i}:String}) AND has(mapValues(tags), {tv${i}:String})`)
       where.push(`tags[{tk${i}:String}] = {tv${i}:String} AND mapContains(tags, {tk${i}:String})`)
       params[`tk${i}`] = k
       params[`tv${i}`] = v
@@ -141,12 +152,15 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
       params.to = f.to
     }
     if (f.before) {
-      // The tuple comparison is a range of the table's key (project_id, started_at, run_id).
-      where.push("(started_at, run_id) < (fromUnixTimestamp64Milli({bms:Int64}, 'UTC'), {bid:String})")
+      // Written so the key condition narrows the read (a tuple comparison would not): the rows at
+      // or before the cursor's time, then strictly before the cursor.
+      where.push(
+        "started_at <= fromUnixTimestamp64Milli({bms:Int64}, 'UTC') AND (started_at < fromUnixTimestamp64Milli({bms:Int64}, 'UTC') OR run_id < {bid:String})",
+      )
       params.bms = f.before[0]
       params.bid = f.before[1]
     }
-    return where.join(' AND ')
+    return { table, where: where.join(' AND ') }
   }
 
   /**
@@ -154,10 +168,10 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
    * comes twice in a row: the copy is dropped, and when that leaves the page short the page is read
    * again with LIMIT 1 BY (rare: only until the background merge).
    */
-  async function listPage(where: string, params: Record<string, unknown>, limit: number): Promise<ListedRun[]> {
+  async function listPage({ table, where }: ListSource, params: Record<string, unknown>, limit: number): Promise<ListedRun[]> {
     const sql = (by: string) => `
       SELECT run_id, name, tags, toUnixTimestamp64Milli(started_at) AS started_ms, toUnixTimestamp64Milli(received_at) AS created_ms
-      FROM ${t.runList} WHERE ${where} ORDER BY started_at DESC, run_id DESC ${by} LIMIT {n:UInt32}`
+      FROM ${table} WHERE ${where} ORDER BY started_at DESC, run_id DESC ${by} LIMIT {n:UInt32}`
     const rows = await select<ListedRun>(sql(''), { ...params, n: limit })
     const unique = rows.filter((r, i) => i === 0 || rows[i - 1]!.run_id !== r.run_id)
     if (unique.length === rows.length || rows.length < limit) return unique
@@ -175,27 +189,26 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
   }
 
   /**
-   * A page of runs with one status. Most pages are found among the next few pages' worth of runs
-   * (a common status, or rare runs that are all recent); otherwise the status's set of runs
-   * filters the list (small when the status is rare). RUNNING means no completion yet.
+   * A page of runs with one status. COMPLETED and RUNNING pages are taken from the next few
+   * pages' worth of runs (completed runs are most runs; running ones mostly the newest); when
+   * those hold too few, and always for FAILED (a minority in any healthy project), the status's
+   * set of runs from `run_outcomes` filters the ordered read. Either way the answer is exact; only
+   * its cost depends on how the statuses are spread. RUNNING means no completion yet.
    */
-  async function listByStatus(projectId: string, params: Record<string, unknown>, where: string, status: NonNullable<RunFilter['status']>, limit: number) {
+  async function listByStatus(projectId: string, params: Record<string, unknown>, source: ListSource, status: NonNullable<RunFilter['status']>, limit: number) {
     const wanted = status === 'RUNNING' ? null : status.toLowerCase()
-    const cap = (limit + 1) * STATUS_CANDIDATES
-    const candidates = await listPage(where, params, cap)
-    const done = await select<{ run_id: string; status: string }>(
-      `SELECT run_id, status FROM ${t.runOutcomes}
-       WHERE project_id = {p:String} AND status IN ('completed', 'failed') AND run_id IN {ids:Array(String)}`,
-      { p: projectId, ids: candidates.map((c) => c.run_id) },
-    )
-    const statusOf = new Map(done.map((d) => [d.run_id, d.status]))
-    const matching = candidates.filter((c) => (statusOf.get(c.run_id) ?? null) === wanted)
-    if (candidates.length < cap || matching.length > limit) return withState(projectId, matching.slice(0, limit + 1))
+    if (status !== 'FAILED') {
+      const cap = (limit + 1) * (status === 'RUNNING' ? 4 : 2)
+      const candidates = await listPage(source, params, cap)
+      const runs = await withState(projectId, candidates)
+      const matching = runs.filter((r) => r.status === status)
+      if (candidates.length < cap || matching.length > limit) return matching.slice(0, limit + 1)
+    }
     const inSet =
       wanted === null
         ? `run_id NOT IN (SELECT run_id FROM ${t.runOutcomes} WHERE project_id = {p:String})`
         : `run_id IN (SELECT run_id FROM ${t.runOutcomes} WHERE project_id = {p:String} AND status = {status:String})`
-    return withState(projectId, await listPage(`${where} AND ${inSet}`, { ...params, status: wanted ?? '' }, limit + 1))
+    return withState(projectId, await listPage({ ...source, where: `${source.where} AND ${inSet}` }, { ...params, status: wanted ?? '' }, limit + 1))
   }
 
   /** The run with its state from run_state alone (no row when the project has no run_start of that id). */
@@ -209,11 +222,11 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     /** Newest first; one more row than `limit` is read to know whether a next page exists. */
     async listRuns(projectId: string, f: RunFilter): Promise<{ runs: Run[]; hasMore: boolean }> {
       const params: Record<string, unknown> = { p: projectId }
-      const where = listWhere(f, params)
+      const source = listSource(f, params)
       const runs =
         f.status === undefined
-          ? await withState(projectId, await listPage(where, params, f.limit + 1))
-          : await listByStatus(projectId, params, where, f.status, f.limit)
+          ? await withState(projectId, await listPage(source, params, f.limit + 1))
+          : await listByStatus(projectId, params, source, f.status, f.limit)
       return { runs: runs.slice(0, f.limit), hasMore: runs.length > f.limit }
     },
 

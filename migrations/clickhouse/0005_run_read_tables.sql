@@ -3,6 +3,8 @@
 -- API's lists and point reads without joins over a whole project:
 --   run_list      every run_start, ordered by start time: `GET /runs` is one ordered read, and
 --                 the partial hours of a pipeline funnel find their runs by a time range.
+--   run_index     every run_start once per name and tag, ordered by it and then by start time:
+--                 `GET /runs?name=…` or `?tag=…` is one ordered read too.
 --   run_outcomes  every run_complete, narrow, ordered by status then run: the runs of one status
 --                 are one key range, and the statuses of a page's candidates a few small granules.
 --   run_state     one row per run once merged: its start, completion and steps (as maps keyed by
@@ -20,16 +22,35 @@ CREATE TABLE IF NOT EXISTS {db}.run_list (
   name         String,
   tags         Map(String, String),
   started_at   DateTime64(3, 'UTC'),
-  received_at  DateTime64(3, 'UTC'),
-  INDEX name_idx name TYPE set(256) GRANULARITY 1,
-  INDEX tag_keys_idx mapKeys(tags) TYPE bloom_filter(0.01) GRANULARITY 1,
-  INDEX tag_values_idx mapValues(tags) TYPE bloom_filter(0.01) GRANULARITY 1
+  received_at  DateTime64(3, 'UTC')
 ) ENGINE = ReplacingMergeTree
 ORDER BY (project_id, started_at, run_id)
 SETTINGS index_granularity = 1024;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.run_list_mv TO {db}.run_list AS
 SELECT project_id, run_id, name, tags, started_at, received_at FROM {db}.run_starts;
+
+-- The same runs once per name and once per tag, ordered by that term and then by start time: a
+-- list filtered by a name or a tag is one ordered read of its term however rare the term is
+-- (a skipping index cannot skip a granule that holds one matching run in a thousand).
+CREATE TABLE IF NOT EXISTS {db}.run_index (
+  project_id   String,
+  term_kind    LowCardinality(String),
+  term_key     String,
+  term_value   String,
+  started_at   DateTime64(3, 'UTC'),
+  run_id       String,
+  name         String,
+  tags         Map(String, String),
+  received_at  DateTime64(3, 'UTC')
+) ENGINE = ReplacingMergeTree
+ORDER BY (project_id, term_kind, term_key, term_value, started_at, run_id)
+SETTINGS index_granularity = 1024;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.run_index_mv TO {db}.run_index AS
+SELECT project_id, term.1 AS term_kind, term.2 AS term_key, term.3 AS term_value, started_at, run_id, name, tags, received_at
+FROM {db}.run_starts
+ARRAY JOIN arrayConcat([('name', '', name)], arrayMap((k, v) -> ('tag', k, v), mapKeys(tags), mapValues(tags))) AS term;
 
 CREATE TABLE IF NOT EXISTS {db}.run_outcomes (
   project_id    String,
@@ -104,6 +125,10 @@ FROM {db}.steps;
 -- Existing data. TRICKY: a row the processor writes between a view's creation and these copies
 -- lands twice, which the keys (and maxMap, any) collapse; so does a second run of this file.
 INSERT INTO {db}.run_list SELECT project_id, run_id, name, tags, started_at, received_at FROM {db}.run_starts;
+INSERT INTO {db}.run_index
+SELECT project_id, term.1, term.2, term.3, started_at, run_id, name, tags, received_at
+FROM {db}.run_starts
+ARRAY JOIN arrayConcat([('name', '', name)], arrayMap((k, v) -> ('tag', k, v), mapKeys(tags), mapValues(tags))) AS term;
 INSERT INTO {db}.run_outcomes SELECT project_id, run_id, status, completed_at, error, total_cost FROM {db}.run_completions;
 INSERT INTO {db}.run_state (project_id, run_id, name, tags_json, started_at, received_at)
 SELECT project_id, run_id, name, toJSONString(tags), started_at, received_at FROM {db}.run_starts;
