@@ -218,7 +218,7 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     FROM ${t.runState} WHERE project_id = {p:String} AND run_id = {id:String}
     GROUP BY run_id HAVING started_ms IS NOT NULL`
 
-  return {
+  const reader = {
     /** Newest first; one more row than `limit` is read to know whether a next page exists. */
     async listRuns(projectId: string, f: RunFilter): Promise<{ runs: Run[]; hasMore: boolean }> {
       const params: Record<string, unknown> = { p: projectId }
@@ -235,23 +235,15 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
       return rows[0] ? toRun(listedOf(rows[0]), rows[0]) : null
     },
 
-    /** The run and its first `maxSteps` steps in run order, in one query; null when the project has no such run. */
+    /**
+     * The run and its first `maxSteps` steps in run order; null when the project has no such run.
+     * Two point reads: embedded ClickHouse runs one query at a time, and one query joining the two
+     * cost more than both (the join's own work).
+     */
     async getRunWithSteps(projectId: string, runId: string, maxSteps: number): Promise<{ run: Run; steps: Step[] } | null> {
-      const rows = await select<PointRun & Prefixed<StepRow>>(
-        `SELECT run.* EXCEPT step_map, ${STEP_FIELDS.map((c) => `st.s_${c} AS s_${c}`).join(', ')}
-         FROM (${runSql}) AS run
-         LEFT JOIN (
-           SELECT ${stepSelect('s_')}, ord FROM (
-             SELECT *, row_number() OVER (ORDER BY coalesce(started_at, completed_at, event_time), kafka_partition, kafka_offset) AS ord
-             FROM ${t.steps} WHERE project_id = {p:String} AND run_id = {id:String}
-           ) ORDER BY ord LIMIT 1 BY step_id LIMIT {max:UInt32}
-         ) AS st ON st.s_run_id = run.run_id
-         ORDER BY st.ord`,
-        { p: projectId, id: runId, max: maxSteps },
-      )
-      if (!rows[0]) return null
-      const steps = rows.filter((r) => r.s_step_id !== null).map((r) => toStep(unprefixed(r)))
-      return { run: toRun(listedOf(rows[0]), rows[0]), steps }
+      const run = await reader.getRun(projectId, runId)
+      if (!run) return null
+      return { run, steps: (await reader.listSteps(projectId, runId, { offset: 0, limit: maxSteps })).steps }
     },
 
     /** Steps by start time, then by arrival (Kafka offset). */
@@ -267,6 +259,7 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
       return { steps: rows.slice(0, page.limit).map(toStep), hasMore }
     },
   }
+  return reader
 }
 
 const STEP_FIELDS = [
@@ -279,17 +272,8 @@ const STEP_TIMES: Partial<Record<keyof StepRow, string>> = {
   created_ms: 'toUnixTimestamp64Milli(received_at)',
 }
 
-/** The columns of a StepRow, each aliased `<prefix><field>`. */
-function stepSelect(prefix: string): string {
-  return STEP_FIELDS.map((f) => `${STEP_TIMES[f] ?? f} AS ${prefix}${f}`).join(', ')
-}
-const STEP_SELECT = stepSelect('')
-
-type Prefixed<T> = { [K in keyof T & string as `s_${K}`]: T[K] | null }
-
-function unprefixed(r: Prefixed<StepRow>): StepRow {
-  return Object.fromEntries(STEP_FIELDS.map((f) => [f, r[`s_${f}`]])) as unknown as StepRow
-}
+/** The columns of a StepRow. */
+const STEP_SELECT = STEP_FIELDS.map((f) => `${STEP_TIMES[f] ?? f} AS ${f}`).join(', ')
 
 function toRun(r: ListedRun, st: Partial<RunState> | undefined): Run {
   const status = st?.status ?? null
