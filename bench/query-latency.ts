@@ -8,7 +8,7 @@
  *
  *   flock /tmp/sluice-bench.lock npm run bench:query -- --runs 100000
  */
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -180,6 +180,14 @@ async function main() {
 
   console.log(`## bench:query — ${filled.runs.toLocaleString('en')} runs, ${filled.steps.toLocaleString('en')} steps, ${filled.logs.toLocaleString('en')} logs\n`)
   for (const line of describeMachine({ externalKafka: true })) console.log(`- ${line}`)
+  const commit = (() => {
+    try {
+      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+    } catch {
+      return 'unknown'
+    }
+  })()
+  console.log(`- commit: ${commit}`)
   console.log(`- ClickHouse: ${server ? `server ${server}` : 'embedded (chdb)'}; one large project of ${RUNS} runs and ${SMALL} of ${smallRuns}, over ${DAYS} days`)
   console.log(`- fill: ${filled.seconds.toFixed(1)} s (${Math.round(filled.runs / filled.seconds)} runs/s, ${Math.round(filled.steps / filled.seconds)} steps/s; ${filled.storeSeconds.toFixed(1)} s in store writes)`)
   console.log(`- one request at a time, ${SAMPLES} samples per scenario (fewer when one took over ${MAX_MS / 1000} s), after 3 warm-up requests\n`)
