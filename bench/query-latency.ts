@@ -54,6 +54,15 @@ interface Scenario {
 const cleanups: Cleanups = []
 
 async function main() {
+  // The commit the code under test was loaded from (a working tree with changes says so).
+  const commit = (() => {
+    try {
+      const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() ? ' + uncommitted changes' : ''
+      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim() + dirty
+    } catch {
+      return 'unknown'
+    }
+  })()
   const adminToken = randomBytes(24).toString('hex')
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-query-'))
   cleanups.push(['temporary directory', async () => rmSync(dir, { recursive: true, force: true })])
@@ -180,13 +189,6 @@ async function main() {
 
   console.log(`## bench:query — ${filled.runs.toLocaleString('en')} runs, ${filled.steps.toLocaleString('en')} steps, ${filled.logs.toLocaleString('en')} logs\n`)
   for (const line of describeMachine({ externalKafka: true })) console.log(`- ${line}`)
-  const commit = (() => {
-    try {
-      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
-    } catch {
-      return 'unknown'
-    }
-  })()
   console.log(`- commit: ${commit}`)
   console.log(`- ClickHouse: ${server ? `server ${server}` : 'embedded (chdb)'}; one large project of ${RUNS} runs and ${SMALL} of ${smallRuns}, over ${DAYS} days`)
   console.log(`- fill: ${filled.seconds.toFixed(1)} s (${Math.round(filled.runs / filled.seconds)} runs/s, ${Math.round(filled.steps / filled.seconds)} steps/s; ${filled.storeSeconds.toFixed(1)} s in store writes)`)
