@@ -127,10 +127,17 @@ describe('migrations', () => {
     ])
     expect(
       await one(
-        `SELECT any(name) AS name, any(status) AS status, length(maxMap(steps).1) AS steps, arraySum(maxMap(step_costs).2) AS cost
+        `SELECT any(start) AS start, any(completion) AS completion, length(maxMap(steps).1) AS steps, arraySum(maxMap(step_costs).2) AS cost
          FROM ${dbName}.run_state WHERE project_id = 'p5' GROUP BY run_id`,
       ),
-    ).toEqual([{ name: 'recs', status: 'failed', steps: 1, cost: 0.25 }])
+    ).toEqual([
+      {
+        start: JSON.stringify(['recs', { env: 'prod' }, Date.UTC(2026, 10, 1, 10), Date.UTC(2026, 10, 1, 10, 0, 0, 20)]),
+        completion: JSON.stringify(['failed', Date.UTC(2026, 10, 1, 10, 0, 5), 'boom', null]),
+        steps: 1,
+        cost: 0.25,
+      },
+    ])
     expect(await one(`SELECT step_id, name, cost, input_count, output_count FROM ${dbName}.step_facts FINAL WHERE project_id = 'p5'`)).toEqual([
       { step_id: 's1', name: 'rank', cost: 0.25, input_count: 10, output_count: 4 },
     ])

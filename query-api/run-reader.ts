@@ -79,11 +79,17 @@ interface ListedRun {
   created_ms: number
 }
 
-/** A run as run_state holds it, tags as JSON. */
-type PointRun = Omit<ListedRun, 'tags'> & RunState & { tags_json: string }
+/** run_state's aggregates for one run, as read. */
+interface StateRow {
+  run_id: string
+  completion: string | null
+  step_count: number
+  step_cost: number | null
+}
 
-function listedOf(r: PointRun): ListedRun {
-  return { run_id: r.run_id, name: r.name, tags: JSON.parse(r.tags_json) as Record<string, string>, started_ms: r.started_ms, created_ms: r.created_ms }
+function stateOfRow(r: StateRow): RunState {
+  const [status, completedMs, error, totalCost] = r.completion === null ? [null, null, null, null] : (JSON.parse(r.completion) as [string, number, string | null, number | null])
+  return { run_id: r.run_id, status, completed_ms: completedMs, error, total_cost: totalCost, step_count: Number(r.step_count), step_cost: r.step_cost }
 }
 
 interface RunState {
@@ -113,10 +119,8 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
   }
 
   /** The state of the runs `ids` selects (a subquery or a parameter), one row per run that has any. */
-  const STATE_AGGREGATES = `any(status) AS status, toUnixTimestamp64Milli(any(completed_at)) AS completed_ms, any(error) AS error,
-    any(total_cost) AS total_cost, maxMap(steps) AS step_map, length(step_map.1) AS step_count,
-    if(has(step_map.2, 2), arraySum(maxMap(step_costs).2), NULL) AS step_cost`
-  const STATE_COLUMNS = 'run_id, status, completed_ms, error, total_cost, step_count, step_cost'
+  const STATE_AGGREGATES = `any(completion) AS completion, length(maxMap(steps).1) AS step_count,
+    if(length(maxMap(step_costs).1) = 0, NULL, arraySum(maxMap(step_costs).2)) AS step_cost`
   /** The state of the runs `ids` selects, one row per run that has any. */
   const stateOf = (ids: string) => `
     SELECT run_id, ${STATE_AGGREGATES} FROM ${t.runState} WHERE project_id = {p:String} AND run_id IN ${ids} GROUP BY run_id`
@@ -180,11 +184,11 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
 
   async function withState(projectId: string, listed: readonly ListedRun[]): Promise<Run[]> {
     if (listed.length === 0) return []
-    const states = await select<RunState>(`SELECT ${STATE_COLUMNS} FROM (${stateOf('{ids:Array(String)}')})`, {
+    const states = await select<StateRow>(stateOf('{ids:Array(String)}'), {
       p: projectId,
       ids: listed.map((r) => r.run_id),
     })
-    const byId = new Map(states.map((s) => [s.run_id, s]))
+    const byId = new Map(states.map((s) => [s.run_id, stateOfRow(s)]))
     return listed.map((r) => toRun(r, byId.get(r.run_id)))
   }
 
@@ -213,10 +217,9 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
 
   /** The run with its state from run_state alone (no row when the project has no run_start of that id). */
   const runSql = `
-    SELECT run_id, any(name) AS name, any(tags_json) AS tags_json, toUnixTimestamp64Milli(any(started_at)) AS started_ms,
-           toUnixTimestamp64Milli(any(received_at)) AS created_ms, ${STATE_AGGREGATES}
+    SELECT run_id, any(start) AS start, ${STATE_AGGREGATES}
     FROM ${t.runState} WHERE project_id = {p:String} AND run_id = {id:String}
-    GROUP BY run_id HAVING started_ms IS NOT NULL`
+    GROUP BY run_id HAVING start IS NOT NULL`
 
   const reader = {
     /** Newest first; one more row than `limit` is read to know whether a next page exists. */
@@ -231,8 +234,10 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     },
 
     async getRun(projectId: string, runId: string): Promise<Run | null> {
-      const rows = await select<PointRun>(`SELECT * EXCEPT step_map FROM (${runSql})`, { p: projectId, id: runId })
-      return rows[0] ? toRun(listedOf(rows[0]), rows[0]) : null
+      const rows = await select<StateRow & { start: string }>(runSql, { p: projectId, id: runId })
+      if (!rows[0]) return null
+      const [name, tags, startedMs, receivedMs] = JSON.parse(rows[0].start) as [string, Record<string, string>, number, number]
+      return toRun({ run_id: runId, name, tags, started_ms: startedMs, created_ms: receivedMs }, stateOfRow(rows[0]))
     },
 
     /**

@@ -68,36 +68,35 @@ SELECT project_id, run_id, status, completed_at, error, total_cost FROM {db}.run
 
 -- Every column but the keys is an aggregate that a row without the value leaves alone: `any`
 -- skips NULLs (each view fills only its own columns; the rest default to NULL or empty maps), and
--- maxMap keeps one entry per step. Steps are keyed by the 64-bit SipHash of their id (8 bytes, not
--- 36: the table stays narrow); two steps of one run would have to share a hash to count as one,
--- odds of about 2^-64 per pair. `steps` maps each step to 1, or to 2 when it has a cost;
--- `step_costs` each step that has a cost to it. Small granules and compression blocks: it is read
--- by run id, a granule per run, and a point read should not inflate 64 KiB per column.
+-- maxMap keeps one entry per step. A run's start and its completion are each one JSON array
+-- (`start`: name, tags, started_at and received_at in epoch ms; `completion`: status,
+-- completed_at in ms, error, total_cost): a page reads its runs' state by id, one granule per run
+-- and column, so fewer, packed columns and 32-row granules in small compression blocks make that
+-- read cheap. Steps are keyed by the 64-bit SipHash of their id (8 bytes, not 36); two steps of
+-- one run would have to share a hash to count as one, odds of about 2^-64 per pair. `steps` maps
+-- every step to 1, `step_costs` every step that has a cost to it.
 CREATE TABLE IF NOT EXISTS {db}.run_state (
-  project_id    String,
-  run_id        String,
-  name          SimpleAggregateFunction(any, Nullable(String)),
-  tags_json     SimpleAggregateFunction(any, Nullable(String)),
-  started_at    SimpleAggregateFunction(any, Nullable(DateTime64(3, 'UTC'))),
-  received_at   SimpleAggregateFunction(any, Nullable(DateTime64(3, 'UTC'))),
-  status        SimpleAggregateFunction(any, Nullable(String)),
-  completed_at  SimpleAggregateFunction(any, Nullable(DateTime64(3, 'UTC'))),
-  error         SimpleAggregateFunction(any, Nullable(String)),
-  total_cost    SimpleAggregateFunction(any, Nullable(Float64)),
-  steps         SimpleAggregateFunction(maxMap, Tuple(Array(UInt64), Array(UInt8))),
-  step_costs    SimpleAggregateFunction(maxMap, Tuple(Array(UInt64), Array(Float64)))
+  project_id  String,
+  run_id      String,
+  start       SimpleAggregateFunction(any, Nullable(String)),
+  completion  SimpleAggregateFunction(any, Nullable(String)),
+  steps       SimpleAggregateFunction(maxMap, Tuple(Array(UInt64), Array(UInt8))),
+  step_costs  SimpleAggregateFunction(maxMap, Tuple(Array(UInt64), Array(Float64)))
 ) ENGINE = AggregatingMergeTree
 ORDER BY (project_id, run_id)
-SETTINGS index_granularity = 128, min_compress_block_size = 4096, max_compress_block_size = 16384;
+SETTINGS index_granularity = 32, min_compress_block_size = 4096, max_compress_block_size = 16384;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.run_state_starts_mv TO {db}.run_state AS
-SELECT project_id, run_id, name, toJSONString(tags) AS tags_json, started_at, received_at FROM {db}.run_starts;
+SELECT project_id, run_id,
+       toJSONString(tuple(name, tags, toUnixTimestamp64Milli(started_at), toUnixTimestamp64Milli(received_at))) AS start
+FROM {db}.run_starts;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.run_state_completions_mv TO {db}.run_state AS
-SELECT project_id, run_id, status, completed_at, error, total_cost FROM {db}.run_completions;
+SELECT project_id, run_id, toJSONString(tuple(status, toUnixTimestamp64Milli(completed_at), error, total_cost)) AS completion
+FROM {db}.run_completions;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.run_state_steps_mv TO {db}.run_state AS
-SELECT project_id, run_id, maxMap(([sipHash64(step_id)], [toUInt8(1 + isNotNull(cost))])) AS steps,
+SELECT project_id, run_id, maxMap(([sipHash64(step_id)], [toUInt8(1)])) AS steps,
        maxMapIf(([sipHash64(step_id)], [assumeNotNull(cost)]), isNotNull(cost)) AS step_costs
 FROM {db}.steps
 GROUP BY project_id, run_id;
@@ -130,12 +129,13 @@ SELECT project_id, term.1, term.2, term.3, started_at, run_id, name, tags, recei
 FROM {db}.run_starts
 ARRAY JOIN arrayConcat([('name', '', name)], arrayMap((k, v) -> ('tag', k, v), mapKeys(tags), mapValues(tags))) AS term;
 INSERT INTO {db}.run_outcomes SELECT project_id, run_id, status, completed_at, error, total_cost FROM {db}.run_completions;
-INSERT INTO {db}.run_state (project_id, run_id, name, tags_json, started_at, received_at)
-SELECT project_id, run_id, name, toJSONString(tags), started_at, received_at FROM {db}.run_starts;
-INSERT INTO {db}.run_state (project_id, run_id, status, completed_at, error, total_cost)
-SELECT project_id, run_id, status, completed_at, error, total_cost FROM {db}.run_completions;
+INSERT INTO {db}.run_state (project_id, run_id, start)
+SELECT project_id, run_id, toJSONString(tuple(name, tags, toUnixTimestamp64Milli(started_at), toUnixTimestamp64Milli(received_at)))
+FROM {db}.run_starts;
+INSERT INTO {db}.run_state (project_id, run_id, completion)
+SELECT project_id, run_id, toJSONString(tuple(status, toUnixTimestamp64Milli(completed_at), error, total_cost)) FROM {db}.run_completions;
 INSERT INTO {db}.run_state (project_id, run_id, steps, step_costs)
-SELECT project_id, run_id, maxMap(([sipHash64(step_id)], [toUInt8(1 + isNotNull(cost))])),
+SELECT project_id, run_id, maxMap(([sipHash64(step_id)], [toUInt8(1)])),
        maxMapIf(([sipHash64(step_id)], [assumeNotNull(cost)]), isNotNull(cost))
 FROM {db}.steps
 GROUP BY project_id, run_id;
