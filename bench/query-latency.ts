@@ -109,7 +109,7 @@ async function main() {
   ).catch((err: { stderr?: string }) => {
     throw new Error(`fill failed: ${err.stderr ?? String(err)}`)
   })
-  const filled = JSON.parse(stdout.trim().split('\n').pop()!) as { runs: number; steps: number; logs: number; seconds: number; storeSeconds: number }
+  const filled = JSON.parse(stdout.trim().split('\n').pop()!) as { runs: number; steps: number; logs: number; seconds: number; storeSeconds: number; settleSeconds: number }
   note(`filled ${filled.runs} runs, ${filled.steps} steps, ${filled.logs} logs in ${filled.seconds.toFixed(0)} s`)
 
   const query: SluiceChild = await startSluiceChild({ name: 'query', roles: ['query'], env, logFile: join(dir, 'query.log') })
@@ -191,7 +191,7 @@ async function main() {
   for (const line of describeMachine({ externalKafka: true })) console.log(`- ${line}`)
   console.log(`- commit: ${commit}`)
   console.log(`- ClickHouse: ${server ? `server ${server}` : 'embedded (chdb)'}; one large project of ${RUNS} runs and ${SMALL} of ${smallRuns}, over ${DAYS} days`)
-  console.log(`- fill: ${filled.seconds.toFixed(1)} s (${Math.round(filled.runs / filled.seconds)} runs/s, ${Math.round(filled.steps / filled.seconds)} steps/s; ${filled.storeSeconds.toFixed(1)} s in store writes)`)
+  console.log(`- fill: ${filled.seconds.toFixed(1)} s (${Math.round(filled.runs / filled.seconds)} runs/s, ${Math.round(filled.steps / filled.seconds)} steps/s; ${filled.storeSeconds.toFixed(1)} s in store writes; then ${filled.settleSeconds.toFixed(0)} s until the background merges ended)`)
   console.log(`- one request at a time, ${SAMPLES} samples per scenario (fewer when one took over ${MAX_MS / 1000} s), after 3 warm-up requests\n`)
   console.log('| route | scenario | p50 ms | p99 ms | samples | bytes |')
   console.log('| --- | --- | ---: | ---: | ---: | ---: |')
