@@ -46,7 +46,6 @@ export interface RunFilter {
   limit: number
 }
 
-
 interface StepRow {
   step_id: string
   run_id: string
@@ -105,9 +104,9 @@ interface RunState {
 /**
  * Reads runs and steps of one project. Every query is scoped by project id.
  *
- * A list is one ordered read of `run_list` (every run_start, ordered by start time), then one read
- * of its runs' `run_state` (completion and step totals, one small granule per run); a point read
- * is one query. See migrations/clickhouse/0005_run_read_tables.sql. Replayed rows are skipped here
+ * A list is one ordered read of `run_list` (every run_start, ordered by start time) or of
+ * `run_index` (the same by name or tag), then one read of its runs' `run_state` (completion and
+ * step totals, one small granule per run); `getRun` is one read of `run_state`. See migrations/clickhouse/0005_run_read_tables.sql. Replayed rows are skipped here
  * (LIMIT 1 BY the key, maxMap by step id) rather than with FINAL, which costs more than the read.
  */
 export function createRunReader(options: { client: ClickHouseClient; tables: ClickhouseTables }) {
@@ -118,7 +117,7 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     return rs.json<T>()
   }
 
-  /** The state of the runs `ids` selects (a subquery or a parameter), one row per run that has any. */
+  /** A run's completion (JSON), step count and summed step cost (null when no step has a cost). */
   const STATE_AGGREGATES = `any(completion) AS completion, length(maxMap(steps).1) AS step_count,
     if(length(maxMap(step_costs).1) = 0, NULL, arraySum(maxMap(step_costs).2)) AS step_cost`
   /** The state of the runs `ids` selects, one row per run that has any. */
