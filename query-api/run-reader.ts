@@ -154,15 +154,7 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
       where.push("started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')")
       params.to = f.to
     }
-    if (f.before) {
-      // Written so the key condition narrows the read (a tuple comparison would not): the rows at
-      // or before the cursor's time, then strictly before the cursor.
-      where.push(
-        "started_at <= fromUnixTimestamp64Milli({bms:Int64}, 'UTC') AND (started_at < fromUnixTimestamp64Milli({bms:Int64}, 'UTC') OR run_id < {bid:String})",
-      )
-      params.bms = f.before[0]
-      params.bid = f.before[1]
-    }
+    if (f.before) where.push(beforeRun({ started_ms: f.before[0], run_id: f.before[1] }, params, ''))
     return { table, where: where.join(' AND ') }
   }
 
@@ -192,20 +184,24 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
   }
 
   /**
-   * A page of runs with one status. COMPLETED and RUNNING pages are taken from the next few
-   * pages' worth of runs (completed runs are most runs; running ones mostly the newest); when
-   * those hold too few, and always for FAILED (a minority in any healthy project), the status's
-   * set of runs from `run_outcomes` filters the ordered read. Either way the answer is exact; only
-   * its cost depends on how the statuses are spread. RUNNING means no completion yet.
+   * A page of runs with one status. COMPLETED and RUNNING pages are looked for in the next runs,
+   * in rounds of growing size (completed runs are most runs; running ones mostly the newest); when
+   * a few rounds hold too few, and always for FAILED (a minority in any healthy project), the
+   * status's set of runs from `run_outcomes` filters the ordered read. Either way the answer is
+   * exact; only its cost depends on how the statuses are spread. RUNNING means no completion yet.
    */
   async function listByStatus(projectId: string, params: Record<string, unknown>, source: ListSource, status: NonNullable<RunFilter['status']>, limit: number) {
     const wanted = status === 'RUNNING' ? null : status.toLowerCase()
     if (status !== 'FAILED') {
-      const cap = (limit + 1) * (status === 'RUNNING' ? 4 : 2)
-      const candidates = await listPage(source, params, cap)
-      const runs = await withState(projectId, candidates)
-      const matching = runs.filter((r) => r.status === status)
-      if (candidates.length < cap || matching.length > limit) return matching.slice(0, limit + 1)
+      const found: Run[] = []
+      let cap = (limit + 1) * (status === 'RUNNING' ? 4 : 2)
+      let round = source
+      for (let read = 0; read <= (limit + 1) * STATUS_SCAN_PAGES; read += cap, cap *= 2) {
+        const candidates = await listPage(round, params, cap)
+        found.push(...(await withState(projectId, candidates)).filter((r) => r.status === status))
+        if (candidates.length < cap || found.length > limit) return found.slice(0, limit + 1)
+        round = { ...source, where: `${source.where} AND ${beforeRun(candidates[candidates.length - 1]!, params, 'round')}` }
+      }
     }
     const inSet =
       wanted === null
@@ -264,6 +260,21 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     },
   }
   return reader
+}
+
+/** Pages' worth of runs a COMPLETED or RUNNING page looks through before using the status's set. */
+const STATUS_SCAN_PAGES = 8
+
+/**
+ * Runs strictly before `r` in (started_at, run_id) order, written so the key condition narrows the
+ * read (a tuple comparison would not): the rows at or before its time, then strictly before it.
+ * Its values go into `params` under names ending in `tag`.
+ */
+function beforeRun(r: { started_ms: number; run_id: string }, params: Record<string, unknown>, tag: string): string {
+  params[`bms${tag}`] = Number(r.started_ms)
+  params[`bid${tag}`] = r.run_id
+  const at = `fromUnixTimestamp64Milli({bms${tag}:Int64}, 'UTC')`
+  return `started_at <= ${at} AND (started_at < ${at} OR run_id < {bid${tag}:String})`
 }
 
 const STEP_FIELDS = [
