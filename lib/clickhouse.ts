@@ -48,6 +48,11 @@ export function clickhouseTables(database: string) {
     steps: q('steps'),
     funnelRollup: q('pipeline_funnel_rollup'),
     runKeys: q('run_keys'),
+    runList: q('run_list'),
+    runIndex: q('run_index'),
+    runOutcomes: q('run_outcomes'),
+    runState: q('run_state'),
+    stepFacts: q('step_facts'),
     logs: q('logs'),
     migrations: q('schema_migrations'),
   }

@@ -60,9 +60,21 @@ describe('migrations', () => {
       'logs',
       'pipeline_funnel_rollup',
       'run_completions',
+      'run_index',
+      'run_index_mv',
       'run_keys',
+      'run_list',
+      'run_list_mv',
+      'run_outcomes',
+      'run_outcomes_mv',
       'run_starts',
+      'run_state',
+      'run_state_completions_mv',
+      'run_state_starts_mv',
+      'run_state_steps_mv',
       'schema_migrations',
+      'step_facts',
+      'step_facts_mv',
       'steps',
     ])
   })
@@ -83,6 +95,61 @@ describe('migrations', () => {
     expect(applied.clickhouse).toEqual(['0003_run_keys.sql'])
     const rs = await clickhouse.query({ query: `SELECT DISTINCT run_id FROM ${dbName}.run_keys ORDER BY run_id`, format: 'JSONEachRow' })
     expect((await rs.json<{ run_id: string }>()).map((r) => r.run_id)).toEqual(['run-completed', 'run-with-a-step'])
+  })
+
+  it('copies the runs, completions and steps stored before the read tables existed into them (0005), each once', async () => {
+    // Rows as an older Sluice left them (written twice, as a replay would), then 0005 applied over them.
+    const start = `('p5', 'old-run', 'e1', 'recs', map('env', 'prod'), '2026-11-01 10:00:00.000', '2026-11-01 10:00:00.020', 0, 1)`
+    await clickhouse.command({ query: `INSERT INTO ${dbName}.run_starts VALUES ${start}, ${start}` })
+    await clickhouse.command({
+      query: `INSERT INTO ${dbName}.run_completions (project_id, run_id, event_id, status, completed_at, error, total_cost, received_at, kafka_partition, kafka_offset)
+              VALUES ('p5', 'old-run', 'e2', 'failed', '2026-11-01 10:00:05.000', 'boom', NULL, now64(3), 0, 3)`,
+    })
+    const step = `('p5', 'old-run', 's1', 'e3', 'rank', 'llm', 0.25, '2026-11-01 10:00:01.000', '2026-11-01 10:00:02.000', 10, 4, now64(3), now64(3), 0, 2)`
+    await clickhouse.command({
+      query: `INSERT INTO ${dbName}.steps (project_id, run_id, step_id, event_id, name, type, cost, started_at, completed_at, input_count, output_count, event_time, received_at, kafka_partition, kafka_offset)
+              VALUES ${step}, ${step}`,
+    })
+    for (const table of ['run_list', 'run_index', 'run_outcomes', 'run_state', 'step_facts']) await clickhouse.command({ query: `TRUNCATE TABLE ${dbName}.${table}` })
+    await clickhouse.command({ query: `ALTER TABLE ${dbName}.schema_migrations DELETE WHERE name = '0005_run_read_tables.sql' SETTINGS mutations_sync = 2` })
+    const applied = await runMigrations({ pg, clickhouse, clickhouseDatabase: dbName, logger })
+    expect(applied.clickhouse).toEqual(['0005_run_read_tables.sql'])
+    const one = async (sql: string) => (await (await clickhouse.query({ query: sql, format: 'JSONEachRow' })).json<Record<string, unknown>>())
+    expect(await one(`SELECT run_id, name, tags, toUnixTimestamp64Milli(started_at) AS ms FROM ${dbName}.run_list FINAL WHERE project_id = 'p5'`)).toEqual([
+      { run_id: 'old-run', name: 'recs', tags: { env: 'prod' }, ms: Date.UTC(2026, 10, 1, 10) },
+    ])
+    expect(await one(`SELECT term_kind, term_key, term_value, run_id FROM ${dbName}.run_index FINAL WHERE project_id = 'p5' ORDER BY term_kind`)).toEqual([
+      { term_kind: 'name', term_key: '', term_value: 'recs', run_id: 'old-run' },
+      { term_kind: 'tag', term_key: 'env', term_value: 'prod', run_id: 'old-run' },
+    ])
+    expect(await one(`SELECT run_id, status, error FROM ${dbName}.run_outcomes FINAL WHERE project_id = 'p5'`)).toEqual([
+      { run_id: 'old-run', status: 'failed', error: 'boom' },
+    ])
+    expect(
+      await one(
+        `SELECT any(start) AS start, any(completion) AS completion, length(maxMap(steps).1) AS steps, arraySum(maxMap(step_costs).2) AS cost
+         FROM ${dbName}.run_state WHERE project_id = 'p5' GROUP BY run_id`,
+      ),
+    ).toEqual([
+      {
+        start: JSON.stringify(['recs', { env: 'prod' }, Date.UTC(2026, 10, 1, 10), Date.UTC(2026, 10, 1, 10, 0, 0, 20)]),
+        completion: JSON.stringify(['failed', Date.UTC(2026, 10, 1, 10, 0, 5), 'boom', null]),
+        steps: 1,
+        cost: 0.25,
+      },
+    ])
+    expect(await one(`SELECT step_id, name, cost, input_count, output_count FROM ${dbName}.step_facts FINAL WHERE project_id = 'p5'`)).toEqual([
+      { step_id: 's1', name: 'rank', cost: 0.25, input_count: 10, output_count: 4 },
+    ])
+    // And from now on the views copy what the processor writes.
+    await clickhouse.command({
+      query: `INSERT INTO ${dbName}.run_completions (project_id, run_id, event_id, status, completed_at, received_at, kafka_partition, kafka_offset)
+              VALUES ('p5', 'new-run', 'e4', 'completed', now64(3), now64(3), 0, 9)`,
+    })
+    expect(await one(`SELECT run_id, status FROM ${dbName}.run_outcomes FINAL WHERE project_id = 'p5' ORDER BY run_id`)).toEqual([
+      { run_id: 'new-run', status: 'completed' },
+      { run_id: 'old-run', status: 'failed' },
+    ])
   })
 
   it('splits SQL files into statements and drops comments', () => {

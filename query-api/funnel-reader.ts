@@ -41,42 +41,51 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
   }
 
   async function fromRollup(projectId: string, pipeline: string, range: { from: number; to: number } | null) {
+    const where = `project_id = {p:String} AND pipeline = {n:String}
+      ${range ? "AND bucket >= toDateTime({from:UInt32}, 'UTC') AND bucket < toDateTime({to:UInt32}, 'UTC')" : ''}`
+    // The duration histograms are summed as (step, bucket) rows: a month of hours holds hundreds of
+    // thousands of histogram entries, and a hash aggregation of them costs less than sumMap's.
     const rows = await select<RollupRow>(
-      `SELECT step_name, sum(runs) AS runs, sum(counted) AS counted, sum(input_count) AS input_count,
-              sum(output_count) AS output_count, sum(dropped) AS dropped, sumMap(rejection_reasons) AS rejection_reasons,
-              sumMap(duration_histogram) AS duration_histogram, min(duration_min) AS duration_min, max(duration_max) AS duration_max,
-              sum(cost_sum) AS cost_sum, sum(cost_count) AS cost_count,
-              sum(position_sum) AS position_sum
-       FROM ${t.funnelRollup}
-       WHERE project_id = {p:String} AND pipeline = {n:String}
-         ${range ? 'AND bucket >= toDateTime({from:UInt32}, \'UTC\') AND bucket < toDateTime({to:UInt32}, \'UTC\')' : ''}
-       GROUP BY step_name`,
+      `SELECT m.*, h.duration_histogram AS duration_histogram FROM (
+         SELECT step_name, sum(runs) AS runs, sum(counted) AS counted, sum(input_count) AS input_count,
+                sum(output_count) AS output_count, sum(dropped) AS dropped, sumMap(rejection_reasons) AS rejection_reasons,
+                min(duration_min) AS duration_min, max(duration_max) AS duration_max,
+                sum(cost_sum) AS cost_sum, sum(cost_count) AS cost_count, sum(position_sum) AS position_sum
+         FROM ${t.funnelRollup} WHERE ${where} GROUP BY step_name) AS m
+       LEFT JOIN (
+         SELECT step_name, (groupArray(b), groupArray(n)) AS duration_histogram FROM (
+           SELECT step_name, b, sum(n) AS n FROM ${t.funnelRollup}
+           ARRAY JOIN duration_histogram.1 AS b, duration_histogram.2 AS n
+           WHERE ${where} GROUP BY step_name, b)
+         GROUP BY step_name) AS h ON h.step_name = m.step_name`,
       { p: projectId, n: pipeline, ...(range ? { from: range.from / 1000, to: range.to / 1000 } : {}) },
     )
     return new Map(rows.map((r) => [r.step_name, toAccumulator(r)]))
   }
 
   async function fromRawSteps(projectId: string, pipeline: string, from: number, to: number) {
+    // One query: the pipeline's runs that started in [from, to) are a key range of run_index (its
+    // name's term, by start time); their steps are point reads of the narrow step_facts (small granules).
     // TRICKY: the alias must not be `started_at`: ClickHouse resolves WHERE names to SELECT aliases
     // first, which would compare epoch milliseconds with a DateTime64 and match no run.
-    const runs = await select<{ run_id: string; name: string; started_ms: number }>(
-      `SELECT run_id, name, toUnixTimestamp64Milli(started_at) AS started_ms FROM ${t.runStarts} FINAL
-       WHERE project_id = {p:String} AND name = {n:String}
-         AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
+    // A replayed row's second copy (until merged) is skipped with LIMIT 1 BY the key: cheaper than FINAL.
+    const runsInRange = `SELECT run_id, name AS run_name, toUnixTimestamp64Milli(started_at) AS run_started_ms FROM ${t.runIndex}
+       WHERE project_id = {p:String} AND term_kind = 'name' AND term_key = '' AND term_value = {n:String} AND name = {n:String}
+         AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+       LIMIT 1 BY run_id`
+    const rows = await select<StepFactsRow & { run_name: string; run_started_ms: number }>(
+      `SELECT f.*, r.run_name AS run_name, r.run_started_ms AS run_started_ms
+       FROM (SELECT ${STEP_FACTS_COLUMNS}, step_id FROM ${t.stepFacts}
+             WHERE project_id = {p:String} AND run_id IN (SELECT run_id FROM (${runsInRange})) LIMIT 1 BY run_id, step_id) AS f
+       INNER JOIN (${runsInRange}) AS r ON r.run_id = f.run_id`,
       { p: projectId, n: pipeline, from, to },
     )
     const byStep = new Map<string, FunnelAccumulator>()
-    if (runs.length === 0) return byStep
-    const runById = new Map(runs.map((r) => [r.run_id, { name: r.name, started_at: Number(r.started_ms) }]))
-    const steps = await select<StepFactsRow>(
-      `SELECT ${STEP_FACTS_COLUMNS} FROM ${t.steps} FINAL WHERE project_id = {p:String} AND run_id IN {ids:Array(String)}`,
-      { p: projectId, ids: [...runById.keys()] },
-    )
-    for (const row of steps) {
+    for (const row of rows) {
       const step = toStepFacts(row)
       let acc = byStep.get(step.name)
       if (!acc) byStep.set(step.name, (acc = emptyAccumulator()))
-      addContribution(acc, stepContribution(step, runById.get(step.run_id)!))
+      addContribution(acc, stepContribution(step, { name: row.run_name, started_at: Number(row.run_started_ms) }))
     }
     return byStep
   }

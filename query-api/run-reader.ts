@@ -46,18 +46,6 @@ export interface RunFilter {
   limit: number
 }
 
-interface RunRow {
-  id: string
-  name: string
-  status: string | null
-  total_cost: number | null
-  tags: Record<string, string>
-  started_ms: number
-  completed_ms: number | null
-  error: string | null
-  created_ms: number
-}
-
 interface StepRow {
   step_id: string
   run_id: string
@@ -77,7 +65,50 @@ interface StepRow {
   created_ms: number
 }
 
-/** Reads runs and steps of one project. Every query is scoped by project id. */
+interface ListSource {
+  table: string
+  where: string
+}
+
+interface ListedRun {
+  run_id: string
+  name: string
+  tags: Record<string, string>
+  started_ms: number
+  created_ms: number
+}
+
+/** run_state's aggregates for one run, as read. */
+interface StateRow {
+  run_id: string
+  completion: string | null
+  step_count: number
+  step_cost: number | null
+}
+
+function stateOfRow(r: StateRow): RunState {
+  const [status, completedMs, error, totalCost] = r.completion === null ? [null, null, null, null] : (JSON.parse(r.completion) as [string, number, string | null, number | null])
+  return { run_id: r.run_id, status, completed_ms: completedMs, error, total_cost: totalCost, step_count: Number(r.step_count), step_cost: r.step_cost }
+}
+
+interface RunState {
+  run_id: string
+  status: string | null
+  completed_ms: number | null
+  error: string | null
+  total_cost: number | null
+  step_count: number
+  step_cost: number | null
+}
+
+/**
+ * Reads runs and steps of one project. Every query is scoped by project id.
+ *
+ * A list is one ordered read of `run_list` (every run_start, ordered by start time) or of
+ * `run_index` (the same by name or tag), then one read of its runs' `run_state` (completion and
+ * step totals, one small granule per run); `getRun` is one read of `run_state`. See migrations/clickhouse/0005_run_read_tables.sql. Replayed rows are skipped here
+ * (LIMIT 1 BY the key, maxMap by step id) rather than with FINAL, which costs more than the read.
+ */
 export function createRunReader(options: { client: ClickHouseClient; tables: ClickhouseTables }) {
   const { client, tables: t } = options
 
@@ -86,101 +117,193 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     return rs.json<T>()
   }
 
-  const RUNS_SQL = (where: string, tail: string) => `
-    SELECT s.run_id AS id, s.name AS name, c.status AS status, c.total_cost AS total_cost, s.tags AS tags,
-           toUnixTimestamp64Milli(s.started_at) AS started_ms, toUnixTimestamp64Milli(c.completed_at) AS completed_ms,
-           c.error AS error, toUnixTimestamp64Milli(s.received_at) AS created_ms
-    FROM (SELECT * FROM ${t.runStarts} FINAL WHERE project_id = {p:String} ${where}) AS s
-    LEFT JOIN (SELECT * FROM ${t.runCompletions} FINAL WHERE project_id = {p:String}) AS c ON c.run_id = s.run_id
-    ${tail}`
+  /** A run's completion (JSON), step count and summed step cost (null when no step has a cost). */
+  const STATE_AGGREGATES = `any(completion) AS completion, length(maxMap(steps).1) AS step_count,
+    if(length(maxMap(step_costs).1) = 0, NULL, arraySum(maxMap(step_costs).2)) AS step_cost`
+  /** The state of the runs `ids` selects, one row per run that has any. */
+  const stateOf = (ids: string) => `
+    SELECT run_id, ${STATE_AGGREGATES} FROM ${t.runState} WHERE project_id = {p:String} AND run_id IN ${ids} GROUP BY run_id`
 
-  async function withStepTotals(projectId: string, rows: RunRow[]): Promise<Run[]> {
-    if (rows.length === 0) return []
-    const totals = await select<{ run_id: string; step_count: number; cost: number | null }>(
-      `SELECT run_id, count() AS step_count, sumOrNull(cost) AS cost
-       FROM ${t.steps} FINAL WHERE project_id = {p:String} AND run_id IN {ids:Array(String)} GROUP BY run_id`,
-      { p: projectId, ids: rows.map((r) => r.id) },
-    )
-    const byRun = new Map(totals.map((x) => [x.run_id, x]))
-    return rows.map((r) => {
-      const steps = byRun.get(r.id)
-      return {
-        id: r.id,
-        name: r.name,
-        status: r.status === null ? 'RUNNING' : (r.status.toUpperCase() as Run['status']),
-        total_cost: r.total_cost ?? (steps?.cost === null || steps?.cost === undefined ? null : Number(steps.cost)),
-        tags: r.tags,
-        started_at: iso(r.started_ms)!,
-        completed_at: iso(r.completed_ms),
-        error: r.error,
-        created_at: iso(r.created_ms)!,
-        step_count: Number(steps?.step_count ?? 0),
-      }
+  /**
+   * Where a list reads and what it filters: `run_index` at the first tag's (else the name's) term
+   * when there is one, else `run_list`; either way rows in (started_at, run_id) order with the
+   * run's name and tags, so the other filters are conditions on the rows read in order.
+   */
+  function listSource(f: RunFilter, params: Record<string, unknown>): ListSource {
+    const where: string[] = ['project_id = {p:String}']
+    let table = t.runList
+    const [firstTag] = f.tags
+    if (firstTag || f.name !== undefined) {
+      table = t.runIndex
+      where.push(firstTag ? "term_kind = 'tag' AND term_key = {tk0:String} AND term_value = {tv0:String}" : "term_kind = 'name' AND term_key = '' AND term_value = {name:String}")
+    }
+    if (f.name !== undefined) {
+      where.push('name = {name:String}')
+      params.name = f.name
+    }
+    f.tags.forEach(([k, v], i) => {
+      where.push(`tags[{tk${i}:String}] = {tv${i}:String} AND mapContains(tags, {tk${i}:String})`)
+      params[`tk${i}`] = k
+      params[`tv${i}`] = v
     })
+    if (f.from !== undefined) {
+      where.push("started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')")
+      params.from = f.from
+    }
+    if (f.to !== undefined) {
+      where.push("started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')")
+      params.to = f.to
+    }
+    if (f.before) where.push(beforeRun({ started_ms: f.before[0], run_id: f.before[1] }, params, ''))
+    return { table, where: where.join(' AND ') }
   }
 
-  return {
+  /**
+   * Up to `limit` runs newest first, in key order. A run replayed into two rows not merged yet
+   * comes twice in a row: the copy is dropped, and when that leaves the page short the page is read
+   * again with LIMIT 1 BY (rare: only until the background merge).
+   */
+  async function listPage({ table, where }: ListSource, params: Record<string, unknown>, limit: number): Promise<ListedRun[]> {
+    const sql = (by: string) => `
+      SELECT run_id, name, tags, toUnixTimestamp64Milli(started_at) AS started_ms, toUnixTimestamp64Milli(received_at) AS created_ms
+      FROM ${table} WHERE ${where} ORDER BY started_at DESC, run_id DESC ${by} LIMIT {n:UInt32}`
+    const rows = await select<ListedRun>(sql(''), { ...params, n: limit })
+    const unique = rows.filter((r, i) => i === 0 || rows[i - 1]!.run_id !== r.run_id)
+    if (unique.length === rows.length || rows.length < limit) return unique
+    return select<ListedRun>(sql('LIMIT 1 BY run_id'), { ...params, n: limit })
+  }
+
+  async function withState(projectId: string, listed: readonly ListedRun[]): Promise<Run[]> {
+    if (listed.length === 0) return []
+    const states = await select<StateRow>(stateOf('{ids:Array(String)}'), {
+      p: projectId,
+      ids: listed.map((r) => r.run_id),
+    })
+    const byId = new Map(states.map((s) => [s.run_id, stateOfRow(s)]))
+    return listed.map((r) => toRun(r, byId.get(r.run_id)))
+  }
+
+  /**
+   * A page of runs with one status. COMPLETED and RUNNING pages are looked for in the next runs,
+   * in rounds of growing size (completed runs are most runs; running ones mostly the newest); when
+   * a few rounds hold too few, and always for FAILED (a minority in any healthy project), the
+   * status's set of runs from `run_outcomes` filters the ordered read. Either way the answer is
+   * exact; only its cost depends on how the statuses are spread. RUNNING means no completion yet.
+   */
+  async function listByStatus(projectId: string, params: Record<string, unknown>, source: ListSource, status: NonNullable<RunFilter['status']>, limit: number) {
+    const wanted = status === 'RUNNING' ? null : status.toLowerCase()
+    if (status !== 'FAILED') {
+      const found: Run[] = []
+      let cap = (limit + 1) * (status === 'RUNNING' ? 4 : 2)
+      let round = source
+      for (let read = 0; read <= (limit + 1) * STATUS_SCAN_PAGES; read += cap, cap *= 2) {
+        const candidates = await listPage(round, params, cap)
+        found.push(...(await withState(projectId, candidates)).filter((r) => r.status === status))
+        if (candidates.length < cap || found.length > limit) return found.slice(0, limit + 1)
+        round = { ...source, where: `${source.where} AND ${beforeRun(candidates[candidates.length - 1]!, params, 'round')}` }
+      }
+    }
+    const inSet =
+      wanted === null
+        ? `run_id NOT IN (SELECT run_id FROM ${t.runOutcomes} WHERE project_id = {p:String})`
+        : `run_id IN (SELECT run_id FROM ${t.runOutcomes} WHERE project_id = {p:String} AND status = {status:String})`
+    return withState(projectId, await listPage({ ...source, where: `${source.where} AND ${inSet}` }, { ...params, status: wanted ?? '' }, limit + 1))
+  }
+
+  /** The run with its state from run_state alone (no row when the project has no run_start of that id). */
+  const runSql = `
+    SELECT run_id, any(start) AS start, ${STATE_AGGREGATES}
+    FROM ${t.runState} WHERE project_id = {p:String} AND run_id = {id:String}
+    GROUP BY run_id HAVING start IS NOT NULL`
+
+  const reader = {
     /** Newest first; one more row than `limit` is read to know whether a next page exists. */
     async listRuns(projectId: string, f: RunFilter): Promise<{ runs: Run[]; hasMore: boolean }> {
-      const where: string[] = []
-      const outer: string[] = []
-      const params: Record<string, unknown> = { p: projectId, limit: f.limit + 1 }
-      if (f.name !== undefined) {
-        where.push('AND name = {name:String}')
-        params.name = f.name
-      }
-      f.tags.forEach(([k, v], i) => {
-        where.push(`AND tags[{tk${i}:String}] = {tv${i}:String} AND mapContains(tags, {tk${i}:String})`)
-        params[`tk${i}`] = k
-        params[`tv${i}`] = v
-      })
-      if (f.from !== undefined) {
-        where.push('AND started_at >= fromUnixTimestamp64Milli({from:Int64}, \'UTC\')')
-        params.from = f.from
-      }
-      if (f.to !== undefined) {
-        where.push('AND started_at < fromUnixTimestamp64Milli({to:Int64}, \'UTC\')')
-        params.to = f.to
-      }
-      if (f.before) {
-        where.push(
-          'AND (started_at < fromUnixTimestamp64Milli({bms:Int64}, \'UTC\') OR (started_at = fromUnixTimestamp64Milli({bms:Int64}, \'UTC\') AND run_id < {bid:String}))',
-        )
-        params.bms = f.before[0]
-        params.bid = f.before[1]
-      }
-      if (f.status === 'RUNNING') outer.push('c.status IS NULL')
-      else if (f.status) {
-        outer.push('c.status = {status:String}')
-        params.status = f.status.toLowerCase()
-      }
-      const rows = await select<RunRow>(
-        RUNS_SQL(where.join(' '), `${outer.length ? `WHERE ${outer.join(' AND ')}` : ''} ORDER BY started_ms DESC, id DESC LIMIT {limit:UInt32}`),
-        params,
-      )
-      const hasMore = rows.length > f.limit
-      return { runs: await withStepTotals(projectId, rows.slice(0, f.limit)), hasMore }
+      const params: Record<string, unknown> = { p: projectId }
+      const source = listSource(f, params)
+      const runs =
+        f.status === undefined
+          ? await withState(projectId, await listPage(source, params, f.limit + 1))
+          : await listByStatus(projectId, params, source, f.status, f.limit)
+      return { runs: runs.slice(0, f.limit), hasMore: runs.length > f.limit }
     },
 
     async getRun(projectId: string, runId: string): Promise<Run | null> {
-      const rows = await select<RunRow>(RUNS_SQL('AND run_id = {id:String}', 'LIMIT 1'), { p: projectId, id: runId })
-      return (await withStepTotals(projectId, rows))[0] ?? null
+      const rows = await select<StateRow & { start: string }>(runSql, { p: projectId, id: runId })
+      if (!rows[0]) return null
+      const [name, tags, startedMs, receivedMs] = JSON.parse(rows[0].start) as [string, Record<string, string>, number, number]
+      return toRun({ run_id: runId, name, tags, started_ms: startedMs, created_ms: receivedMs }, stateOfRow(rows[0]))
+    },
+
+    /**
+     * The run and its first `maxSteps` steps in run order; null when the project has no such run.
+     * Two point reads: embedded ClickHouse runs one query at a time, and one query joining the two
+     * cost more than both (the join's own work).
+     */
+    async getRunWithSteps(projectId: string, runId: string, maxSteps: number): Promise<{ run: Run; steps: Step[] } | null> {
+      const run = await reader.getRun(projectId, runId)
+      if (!run) return null
+      return { run, steps: (await reader.listSteps(projectId, runId, { offset: 0, limit: maxSteps })).steps }
     },
 
     /** Steps by start time, then by arrival (Kafka offset). */
     async listSteps(projectId: string, runId: string, page: { offset: number; limit: number }): Promise<{ steps: Step[]; hasMore: boolean }> {
       const rows = await select<StepRow>(
-        `SELECT step_id, run_id, name, type, inputs, outputs, metadata, reasoning, cost,
-                toUnixTimestamp64Milli(started_at) AS started_ms, toUnixTimestamp64Milli(completed_at) AS completed_ms,
-                error, input_count, output_count, rejection_reasons, toUnixTimestamp64Milli(received_at) AS created_ms
-         FROM ${t.steps} FINAL WHERE project_id = {p:String} AND run_id = {id:String}
+        `SELECT ${STEP_SELECT}
+         FROM ${t.steps} WHERE project_id = {p:String} AND run_id = {id:String}
          ORDER BY coalesce(started_at, completed_at, event_time), kafka_partition, kafka_offset
-         LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
+         LIMIT 1 BY step_id LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
         { p: projectId, id: runId, limit: page.limit + 1, offset: page.offset },
       )
       const hasMore = rows.length > page.limit
       return { steps: rows.slice(0, page.limit).map(toStep), hasMore }
     },
+  }
+  return reader
+}
+
+/** Pages' worth of runs a COMPLETED or RUNNING page looks through before using the status's set. */
+const STATUS_SCAN_PAGES = 8
+
+/**
+ * Runs strictly before `r` in (started_at, run_id) order, written so the key condition narrows the
+ * read (a tuple comparison would not): the rows at or before its time, then strictly before it.
+ * Its values go into `params` under names ending in `tag`.
+ */
+function beforeRun(r: { started_ms: number; run_id: string }, params: Record<string, unknown>, tag: string): string {
+  params[`bms${tag}`] = Number(r.started_ms)
+  params[`bid${tag}`] = r.run_id
+  const at = `fromUnixTimestamp64Milli({bms${tag}:Int64}, 'UTC')`
+  return `started_at <= ${at} AND (started_at < ${at} OR run_id < {bid${tag}:String})`
+}
+
+const STEP_FIELDS = [
+  'step_id', 'run_id', 'name', 'type', 'inputs', 'outputs', 'metadata', 'reasoning', 'cost', 'started_ms', 'completed_ms', 'error',
+  'input_count', 'output_count', 'rejection_reasons', 'created_ms',
+] as const satisfies ReadonlyArray<keyof StepRow>
+const STEP_TIMES: Partial<Record<keyof StepRow, string>> = {
+  started_ms: 'toUnixTimestamp64Milli(started_at)',
+  completed_ms: 'toUnixTimestamp64Milli(completed_at)',
+  created_ms: 'toUnixTimestamp64Milli(received_at)',
+}
+
+/** The columns of a StepRow. */
+const STEP_SELECT = STEP_FIELDS.map((f) => `${STEP_TIMES[f] ?? f} AS ${f}`).join(', ')
+
+function toRun(r: ListedRun, st: Partial<RunState> | undefined): Run {
+  const status = st?.status ?? null
+  const stepCost = st?.step_cost ?? null
+  return {
+    id: r.run_id,
+    name: r.name,
+    status: status === null ? 'RUNNING' : (status.toUpperCase() as Run['status']),
+    total_cost: st?.total_cost ?? (stepCost === null ? null : Number(stepCost)),
+    tags: r.tags,
+    started_at: iso(r.started_ms)!,
+    completed_at: iso(st?.completed_ms ?? null),
+    error: st?.error ?? null,
+    created_at: iso(r.created_ms)!,
+    step_count: Number(st?.step_count ?? 0),
   }
 }
 
