@@ -6,7 +6,7 @@
  * a time, from outside. Embedded ClickHouse (chdb) in a temporary directory by default; a server
  * when CLICKHOUSE_URL is set (a database of its own, dropped at the end).
  *
- *   flock /tmp/sluice-bench.lock npm run bench:query -- --runs 100000
+ *   npm run bench:query -- --runs 100000
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
