@@ -37,6 +37,8 @@ export async function startProcessorThread(options: {
   metrics: Metrics
   logger: Logger
   wakeWebhooks(): void
+  /** The thread's module (tests give a stand-in); processor-thread-entry.ts by default. */
+  entry?: URL
 }): Promise<RunningProcessor> {
   const { processor, group, config, logger } = options
   const startedAt = Date.now()
@@ -51,7 +53,7 @@ export async function startProcessorThread(options: {
   let stopped: Promise<void> = Promise.resolve()
 
   function spawn(): Promise<void> {
-    worker = new Worker(ENTRY, { workerData: { processor, config } satisfies ThreadData, name: `processor ${processor}` })
+    worker = new Worker(options.entry ?? ENTRY, { workerData: { processor, config } satisfies ThreadData, name: `processor ${processor}` })
     let resolveStopped!: () => void
     stopped = new Promise((r) => (resolveStopped = r))
     return new Promise<void>((resolve, reject) => {
