@@ -69,6 +69,21 @@ describe('ingest with SLUICE_INGEST_WORKERS=2', () => {
     }
   })
 
+  it('outlives a worker killed while scrapes are in flight: another worker takes its place', async () => {
+    const [victim] = children(ingest.pid)
+    const scrapes = Array.from({ length: 8 }, () => api.get<string>('/metrics').catch(() => null))
+    process.kill(victim!, 'SIGKILL')
+    await Promise.all(scrapes)
+    // The primary forks a replacement after a second; the port never closes meanwhile.
+    await expect.poll(() => children(ingest.pid).filter((pid) => pid !== victim).length, { timeout: 10_000, interval: 100 }).toBe(2)
+    await ingest.waitForLog((l) => l.msg === 'ingest worker exited; starting another')
+    for (let i = 0; i < 6; i++) {
+      const res = await api.post('/ingest', { key: project.ingest_key, body: { events: [{ type: 'log', data: { level: 'info', message: `after ${i}` } }] } })
+      expect(res.status).toBe(200)
+      expect((await api.get<string>('/metrics')).status).toBe(200)
+    }
+  })
+
   it('SIGTERM stops the primary and every worker', async () => {
     const workers = children(ingest.pid)
     ingest.kill('SIGTERM')

@@ -46,11 +46,17 @@ export async function startIngestPrimary(count: number, logger: Logger): Promise
 
   const fork = (): Worker => {
     const worker = cluster.fork()
+    // TRICKY: an answer sent to a worker that died meanwhile fails with an 'error' event on the
+    // worker; unheard, it would end the primary, and with it the port every worker serves on.
+    worker.on('error', (err) => logger.warn({ err, worker: worker.id }, 'ingest worker channel failed'))
+    const answer = (a: MetricsAnswer) => {
+      if (worker.isConnected()) worker.send(a, (err: Error | null) => err && logger.warn({ err, worker: worker.id }, 'could not answer a metrics request'))
+    }
     worker.on('message', (message: MetricsRequest) => {
       if (message?.type !== METRICS_REQUEST) return
       aggregator.clusterMetrics().then(
-        (text) => worker.send({ type: METRICS_ANSWER, id: message.id, text } satisfies MetricsAnswer),
-        (err: unknown) => worker.send({ type: METRICS_ANSWER, id: message.id, error: String(err) } satisfies MetricsAnswer),
+        (text) => answer({ type: METRICS_ANSWER, id: message.id, text }),
+        (err: unknown) => answer({ type: METRICS_ANSWER, id: message.id, error: String(err) }),
       )
     })
     worker.on('exit', (code, signal) => {
