@@ -48,11 +48,13 @@ export async function startProcessorThread(options: {
   let restarts = 0
   let firstStart = true
   let worker: Worker
+  let alive = false
   let nextId = 0
   const waiting = new Map<number, (m: MetricsSnapshot) => void>()
   let stopped: Promise<void> = Promise.resolve()
 
   function spawn(): Promise<void> {
+    alive = true
     worker = new Worker(options.entry ?? ENTRY, { workerData: { processor, config } satisfies ThreadData, name: `processor ${processor}` })
     let resolveStopped!: () => void
     stopped = new Promise((r) => (resolveStopped = r))
@@ -85,6 +87,7 @@ export async function startProcessorThread(options: {
       })
       worker.on('error', (err) => logger.error({ err, processor }, 'processor thread failed'))
       worker.on('exit', (code) => {
+        alive = false
         resolveStopped()
         if (!started) reject(new Error(`processor thread ${processor} exited with code ${code} before it started`))
         // The first start's failure is the caller's; a later one is retried here.
@@ -105,6 +108,8 @@ export async function startProcessorThread(options: {
   const removeSource = options.metrics.addSource(
     () =>
       new Promise<MetricsSnapshot>((resolve) => {
+        // Between a thread's death and its restart there is nobody to ask.
+        if (!alive) return resolve([])
         const id = nextId++
         const timer = setTimeout(() => {
           waiting.delete(id)
