@@ -3,7 +3,8 @@
  * COMPLETED, under a steady open-loop load (batches sent on a clock, not when the last one returns).
  */
 import { percentile, sleep, type HttpClient } from './load.ts'
-import { EVENTS_PER_RUN, generateRuns, toHttpBatch, type GeneratedRun } from './workload.ts'
+import type { GeneratedRun } from '../../test/fixtures/pipeline-runs.ts'
+import { EVENTS_PER_RUN, generateRuns, toHttpBatch } from './workload.ts'
 
 // Batches built ahead of a load: every default load (up to 10k ev/s for 20 s) fits.
 const PREBUILT = 2_500
