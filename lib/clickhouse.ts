@@ -1,5 +1,11 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
-import { createChdbConnection } from 'chdb/connection'
+import { createRequire } from 'node:module'
+
+// TRICKY: chdb's native engine is loaded only by the code that opens it. A worker thread that never
+// uses ClickHouse (the reactions processor's) must not load the addon: its teardown when the thread
+// ends may take the process's one embedded engine down with it (a "server is shutting down" seen once
+// in test/graceful-shutdown.e2e.test.ts, where a second Sluice reopens the engine in the same process).
+const load = createRequire(import.meta.url)
 
 export type { ClickHouseClient }
 
@@ -34,6 +40,7 @@ export function createClickhouseClient(options: ClickhouseOptions): ClickHouseCl
   }
   // chdb types its Connection against @clickhouse/client-common, which @clickhouse/client now
   // bundles; the two declarations are the same shape.
+  const { createChdbConnection } = load('chdb/connection') as typeof import('chdb/connection')
   const connection = createChdbConnection({ path: options.chdbPath }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
   return createClient({ connection, clickhouse_settings })
 }
