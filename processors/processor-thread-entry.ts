@@ -45,11 +45,9 @@ try {
       .stop()
       .catch((err: unknown) => logger.error({ err }, 'stopping the processor failed'))
       .then(() => closeServices(services))
-      .finally(() => {
-        send({ type: 'stopped' })
-        // Ends this thread only, whatever a client library left scheduled.
-        process.exit(0)
-      })
+      // Ends this thread only (its exit is what the main thread waits for), whatever a client
+      // library left scheduled.
+      .finally(() => process.exit(0))
   })
   send({ type: 'started' })
 } catch (err) {

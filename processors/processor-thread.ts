@@ -18,7 +18,6 @@ export type FromThread =
   | { type: 'liveness'; liveness: ProcessorLiveness }
   | { type: 'metrics'; id: number; metrics: MetricsSnapshot }
   | { type: 'wake-webhooks' }
-  | { type: 'stopped' }
 
 const ENTRY = new URL('./processor-thread-entry.ts', import.meta.url)
 const METRICS_TIMEOUT_MS = 2_000
@@ -80,8 +79,6 @@ export async function startProcessorThread(options: {
             break
           case 'wake-webhooks':
             options.wakeWebhooks()
-            break
-          case 'stopped':
             break
         }
       })

@@ -19,7 +19,6 @@ send({ type: 'started' })
 setInterval(() => send({ type: 'liveness', liveness: { processor, group: 'crash-once', state: 'ok', lag: crash ? 1 : 0, last_commit_at: startedAt } }), 50)
 port.on('message', (m: ToThread) => {
   if (m.type === 'metrics') return send({ type: 'metrics', id: m.id, metrics: [] })
-  send({ type: 'stopped' })
   process.exit(0)
 })
 if (crash) setTimeout(() => process.exit(3), 150)
