@@ -103,7 +103,9 @@ async function main(): Promise<void> {
     SLUICE_LOGS_GROUP: `bench-logs-${id}`,
     SLUICE_REACTIONS_GROUP: `bench-reactions-${id}`,
   }
-  const groupNames = Object.values(groups)
+  // The groups the processor role runs (runs-funnel and logs read one group; SLUICE_LOGS_GROUP is
+  // the retired group it would take over, unique here too).
+  const groupNames = [groups.SLUICE_RUNS_FUNNEL_GROUP, groups.SLUICE_REACTIONS_GROUP]
   const bareGroup = `bench-bare-${id}`
 
   const logger = createLogger({ level: 'warn', name: 'bench' })
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
     'bench topics and groups',
     async () => {
       await admin.deleteTopics({ topics: [topic, deadLetterTopic], timeout: 10_000 }).catch((err: unknown) => note(`could not delete topics: ${String(err)}`))
-      await admin.deleteGroups([...groupNames, bareGroup]).catch(() => {})
+      await admin.deleteGroups([...Object.values(groups), bareGroup]).catch(() => {})
       await admin.disconnect()
     },
   ])
@@ -373,7 +375,7 @@ async function freshness(o: {
   out(`## Freshness: /ingest ack of a run's run_complete → GET /runs/{id} says COMPLETED (polled every 20 ms)`)
   out()
   out(`${FRESHNESS_MS / 1000} s per load on the caught-up processor child, open loop: batches of 14 whole runs (98 events), at most 16 in flight;`)
-  out(`5 runs a second sampled. Lags are runs-funnel / logs / reactions, in messages, when the load ends and when the last sample is in;`)
+  out(`5 runs a second sampled. Lags are runs-funnel (with logs) / reactions, in messages, when the load ends and when the last sample is in;`)
   out(`then the bench waits (at most ${DRAIN_TIMEOUT_MS / 1000} s) until every group's lag is 0 before the next load.`)
   out()
   out(`| offered ev/s | acked ev/s | late | /ingest p50 / p99 ms | samples | p50 ms | p99 ms | max ms | timeouts (${SAMPLE_TIMEOUT_MS / 1000} s) | lag at end of load | lag after samples | lag 0 after, s |`)

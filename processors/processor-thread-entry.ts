@@ -8,8 +8,8 @@ import { createLogger } from '../lib/logger.ts'
 import { createMetrics } from '../lib/metrics.ts'
 import { closeServices, connectServices } from '../lib/services.ts'
 import type { FromThread, ThreadData, ToThread } from './processor-thread.ts'
-import { processorNamed, readersAmong } from './registry.ts'
-import { runProcessorHere } from './run-processor-here.ts'
+import { consumerGroups, processorNamed, readersAmong } from './registry.ts'
+import { runGroupHere } from './run-group-here.ts'
 import { createSharedDecoder } from './shared-decoder.ts'
 
 const LIVENESS_EVERY_MS = 500
@@ -24,10 +24,10 @@ const metrics = createMetrics({ defaultMetrics: false })
 try {
   const services = await connectServices(config, { logger, metrics }, { only: ['postgres', ...definition.uses], prepare: false })
   let reportNow = () => {}
-  const running = await runProcessorHere(definition, {
+  const running = await runGroupHere(consumerGroups(config, [definition])[0]!, {
     services,
     decoder: createSharedDecoder({ codec: services.codec, maxEntries: 2 }),
-    readersOf: readersAmong([definition]),
+    readersOf: readersAmong(config, [definition]),
     deadLetters: createDeadLetterStore(services.pg),
     wakeWebhooks: () => send({ type: 'wake-webhooks' }),
     // A commit is reported at once: /ready must not show a stall the thread already got past.

@@ -6,11 +6,11 @@ import { loadConfig } from '../lib/config.ts'
 import { createLogger } from '../lib/logger.ts'
 import { createMetrics } from '../lib/metrics.ts'
 import { startProcessorThread } from './processor-thread.ts'
-import type { RunningProcessor } from './start-processor.ts'
+import type { RunningGroup } from './start-consumer-group.ts'
 
 describe('processor thread supervision', () => {
   let dir: string
-  let running: RunningProcessor | undefined
+  let running: RunningGroup | undefined
 
   afterEach(async () => {
     await running?.stop()
@@ -38,10 +38,10 @@ describe('processor thread supervision', () => {
       entry: new URL('./test-fixtures/crash-once-thread.ts', import.meta.url),
     })
     // The first thread reports lag 1 until it dies (after 150 ms); the one started 1 s later reports 0.
-    await expect.poll(() => running!.liveness().lag, { timeout: 2_000, interval: 20 }).toBe(1)
-    await expect.poll(() => running!.liveness().lag, { timeout: 5_000, interval: 50 }).toBe(0)
+    await expect.poll(() => running!.liveness()[0]!.lag, { timeout: 2_000, interval: 20 }).toBe(1)
+    await expect.poll(() => running!.liveness()[0]!.lag, { timeout: 5_000, interval: 50 }).toBe(0)
     expect(readFileSync(marker, 'utf8')).toBe('crashed once')
-    expect(running.liveness().state).toBe('ok')
+    expect(running.liveness()[0]!.state).toBe('ok')
     const t0 = Date.now()
     await running.stop()
     running = undefined

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads'
 import type { Config } from '../lib/config.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { Metrics, MetricsSnapshot } from '../lib/metrics.ts'
-import type { ProcessorLiveness, RunningProcessor } from './start-processor.ts'
+import type { ProcessorLiveness, RunningGroup } from './start-consumer-group.ts'
 
 /** What the main thread hands a processor thread. */
 export interface ThreadData {
@@ -15,7 +15,7 @@ export type ToThread = { type: 'stop' } | { type: 'metrics'; id: number }
 export type FromThread =
   | { type: 'started' }
   | { type: 'failed'; error: string }
-  | { type: 'liveness'; liveness: ProcessorLiveness }
+  | { type: 'liveness'; liveness: ProcessorLiveness[] }
   | { type: 'metrics'; id: number; metrics: MetricsSnapshot }
   | { type: 'wake-webhooks' }
 
@@ -23,7 +23,7 @@ const ENTRY = new URL('./processor-thread-entry.ts', import.meta.url)
 const METRICS_TIMEOUT_MS = 2_000
 
 /**
- * Runs one processor in a worker thread of its own: its consumer group, its stores' connections
+ * Runs one processor in a worker thread of its own: its consumer group (of it alone), its stores' connections
  * and its event loop, so its work (a heavy rule set, Postgres round trips) never waits behind the
  * ClickHouse writers' or the query API's, and runs on another core. Liveness comes from the thread
  * every 500 ms; its metrics join this process's /metrics; a complaint it opens wakes the webhook
@@ -38,10 +38,10 @@ export async function startProcessorThread(options: {
   wakeWebhooks(): void
   /** The thread's module (tests give a stand-in); processor-thread-entry.ts by default. */
   entry?: URL
-}): Promise<RunningProcessor> {
+}): Promise<RunningGroup> {
   const { processor, group, config, logger } = options
   const startedAt = Date.now()
-  let liveness: ProcessorLiveness = { processor, group, state: 'ok', lag: 0, last_commit_at: null }
+  let liveness: ProcessorLiveness[] = [{ processor, group, state: 'ok', lag: 0, last_commit_at: null }]
   let reportedAt = startedAt
   let stopping = false
   let restarts = 0
@@ -133,7 +133,7 @@ export async function startProcessorThread(options: {
     liveness() {
       // A thread that stopped reporting (dead, or its event loop blocked) counts as not committing.
       const silentFor = Date.now() - reportedAt
-      return silentFor > config.processor.stallAfterMs ? { ...liveness, state: 'stalled' } : liveness
+      return silentFor > config.processor.stallAfterMs ? liveness.map((l) => ({ ...l, state: 'stalled' as const })) : liveness
     },
   }
 }

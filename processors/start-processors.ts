@@ -1,13 +1,13 @@
 import { applyLogRetention } from '../lib/log-retention.ts'
 import type { Services } from '../lib/services.ts'
 import { createDeadLetterStore } from '../lib/dead-letters/dead-letter-store.ts'
-import type { ProcessorDefinition } from './define-processor.ts'
 import { startProcessorThread } from './processor-thread.ts'
 import { pruneMatches } from './reactions/complaint-writer.ts'
-import { PROCESSORS, readersAmong } from './registry.ts'
-import { runProcessorHere, type HereContext } from './run-processor-here.ts'
+import { consumerGroups, readersAmong, type ConsumerGroup } from './registry.ts'
+import { adoptRetiredGroups, retiredGroups } from './retired-groups.ts'
+import { runGroupHere, type HereContext } from './run-group-here.ts'
 import { createSharedDecoder } from './shared-decoder.ts'
-import type { ProcessorLiveness, RunningProcessor } from './start-processor.ts'
+import type { ProcessorLiveness, RunningGroup } from './start-consumer-group.ts'
 import { createWebhookDispatcher } from './webhook-dispatcher/webhook-dispatcher.ts'
 
 export interface RunningProcessors {
@@ -28,22 +28,25 @@ export async function startProcessors(services: Services): Promise<RunningProces
 
   const webhooks = createWebhookDispatcher({ pg: services.pg, config: config.webhooks, metrics, logger })
   const wakeWebhooks = () => webhooks.wake()
-  const inThread = (d: ProcessorDefinition) => config.processor.threads && !d.uses.includes('clickhouse')
-  const here = PROCESSORS.filter((d) => !inThread(d))
+  // A group of one processor that needs no ClickHouse runs in a thread of its own; the others here.
+  const inThread = (g: ConsumerGroup) => config.processor.threads && g.processors.length === 1 && !g.processors[0]!.uses.includes('clickhouse')
+  const groups = consumerGroups(config)
+  const here = groups.filter((g) => !inThread(g)).flatMap((g) => g.processors)
   const ctx: HereContext = {
     services,
     decoder: createSharedDecoder({ codec: services.codec, maxEntries: DECODE_CACHE_ENTRIES }),
-    readersOf: readersAmong(here),
+    readersOf: readersAmong(config, here),
     deadLetters: createDeadLetterStore(services.pg),
     wakeWebhooks,
   }
-  const running: RunningProcessor[] = []
+  await adoptRetiredGroups(services.admin, config.kafka.eventsTopic, retiredGroups(config), logger)
+  const running: RunningGroup[] = []
   try {
-    for (const definition of PROCESSORS) {
+    for (const g of groups) {
       running.push(
-        inThread(definition)
-          ? await startProcessorThread({ processor: definition.name, group: definition.group(config), config, metrics, logger, wakeWebhooks })
-          : await runProcessorHere(definition, ctx),
+        inThread(g)
+          ? await startProcessorThread({ processor: g.processors[0]!.name, group: g.group, config, metrics, logger, wakeWebhooks })
+          : await runGroupHere(g, ctx),
       )
     }
   } catch (err) {
@@ -58,7 +61,7 @@ export async function startProcessors(services: Services): Promise<RunningProces
   prune.unref()
 
   return {
-    liveness: () => running.map((p) => p.liveness()),
+    liveness: () => running.flatMap((p) => p.liveness()),
     async stop() {
       clearInterval(prune)
       await Promise.all(running.map((p) => p.stop()))

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { authPlugin } from '../auth/auth-plugin.ts'
 import { consumerGroups } from '../../processors/registry.ts'
-import type { ProcessorLiveness } from '../../processors/start-processor.ts'
+import type { ProcessorLiveness } from '../../processors/start-consumer-group.ts'
 import type { Services } from '../services.ts'
 import { createHttpApp } from './create-http-app.ts'
 import { deadLetterRoutes } from './dead-letter-routes.ts'

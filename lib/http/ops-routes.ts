@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { fetchConsumerLag } from '../kafka/consumer-lag.ts'
-import type { ProcessorLiveness } from '../../processors/start-processor.ts'
+import type { ProcessorLiveness } from '../../processors/start-consumer-group.ts'
 import type { Services } from '../services.ts'
 import { VERSIONS } from '../version.ts'
 import { opsDocs } from './route-schemas/index.ts'

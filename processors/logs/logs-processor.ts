@@ -11,11 +11,13 @@ export const LOG_COLUMNS = [
 
 /**
  * `log` events → the ClickHouse logs table, each log id once: ids already stored from an earlier
- * Kafka position are resends and are skipped; the rest is inserted in one INSERT per flush.
+ * Kafka position are resends, ids stored from this very position were stored by an earlier attempt
+ * of the fetch (a retry, or a replay after a crash); both are skipped, the rest is inserted in one
+ * INSERT per flush. It reads the runs-funnel group's fetches (see registry.ts).
  */
 export const logsProcessor = defineProcessor({
   name: 'logs',
-  group: (config) => config.processor.logsGroup,
+  group: (config) => config.processor.runsFunnelGroup,
   eventTypes: ['log'],
   uses: ['clickhouse'],
   create: ({ services }) => createLogsHandler({ clickhouse: services.clickhouse, tables: services.tables, metrics: services.metrics }),
@@ -44,10 +46,16 @@ export function createLogsHandler(deps: { clickhouse: ClickHouseClient; tables: 
       const stored = await storedPositions(events)
       const rows = []
       let duplicate = 0
+      let skipped = 0
       for (const pe of events) {
         const k = `${pe.event.project_id}\u0000${pe.event.id}`
-        if (isResend(stored.get(k), pe)) {
+        const at = stored.get(k)
+        if (isResend(at, pe)) {
           duplicate++
+          continue
+        }
+        if (at) {
+          skipped++
           continue
         }
         stored.set(k, pe)
@@ -58,7 +66,7 @@ export function createLogsHandler(deps: { clickhouse: ClickHouseClient; tables: 
         await clickhouse.insert({ table: tables.logs, values: rows, columns: [...LOG_COLUMNS], format: 'JSONCompactEachRow' })
         end()
       }
-      return { stored: rows.length, duplicate }
+      return { stored: rows.length, duplicate, skipped }
     },
   }
 }

@@ -16,7 +16,7 @@ if (crash) writeFileSync(marker, 'crashed once')
 const startedAt = new Date().toISOString()
 
 send({ type: 'started' })
-setInterval(() => send({ type: 'liveness', liveness: { processor, group: 'crash-once', state: 'ok', lag: crash ? 1 : 0, last_commit_at: startedAt } }), 50)
+setInterval(() => send({ type: 'liveness', liveness: [{ processor, group: 'crash-once', state: 'ok', lag: crash ? 1 : 0, last_commit_at: startedAt }] }), 50)
 port.on('message', (m: ToThread) => {
   if (m.type === 'metrics') return send({ type: 'metrics', id: m.id, metrics: [] })
   process.exit(0)

@@ -2,30 +2,39 @@ import type { DeadLetterStore } from '../lib/dead-letters/dead-letter-store.ts'
 import { createEventConsumer } from '../lib/kafka/event-consumer.ts'
 import type { Services } from '../lib/services.ts'
 import { createDeadLetterSink } from './dead-letter.ts'
-import type { ProcessorDefinition } from './define-processor.ts'
+import type { ConsumerGroup } from './registry.ts'
 import type { SharedDecoder } from './shared-decoder.ts'
-import { startProcessor, type RunningProcessor } from './start-processor.ts'
+import { startConsumerGroup, type RunningGroup } from './start-consumer-group.ts'
 
 export interface HereContext {
   services: Services
   decoder: SharedDecoder
-  /** How many processors of this thread read a message of this type (for the shared decoder). */
+  /** How many consumer groups of this thread read a message of this type (for the shared decoder). */
   readersOf(type: string | undefined): number
   deadLetters: DeadLetterStore
   wakeWebhooks(): void
   onCommit?: () => void
 }
 
-/** Starts one processor of the registry on this thread's event loop: its consumer group, its instance, its dead letters. */
-export function runProcessorHere(definition: ProcessorDefinition, ctx: HereContext): Promise<RunningProcessor> {
+/** Starts one consumer group of the registry on this thread's event loop: its consumer, its processors' instances and dead letters. */
+export function runGroupHere({ group, processors }: ConsumerGroup, ctx: HereContext): Promise<RunningGroup> {
   const { services } = ctx
   const { config, metrics, logger } = services
-  const group = definition.group(config)
-  return startProcessor({
-    name: definition.name,
+  return startConsumerGroup({
     group,
-    eventTypes: definition.eventTypes,
-    instance: definition.create({ services, wakeWebhooks: ctx.wakeWebhooks }),
+    members: processors.map((definition) => ({
+      name: definition.name,
+      eventTypes: definition.eventTypes,
+      instance: definition.create({ services, wakeWebhooks: ctx.wakeWebhooks }),
+      deadLetter: createDeadLetterSink({
+        store: ctx.deadLetters,
+        producer: services.producer,
+        topic: config.kafka.deadLetterTopic,
+        processor: definition.name,
+        metrics,
+        logger,
+      }),
+    })),
     consumer: createEventConsumer(services.kafka, {
       groupId: group,
       topics: [config.kafka.eventsTopic],
@@ -36,14 +45,6 @@ export function runProcessorHere(definition: ProcessorDefinition, ctx: HereConte
     }),
     decoder: ctx.decoder,
     readersOf: ctx.readersOf,
-    deadLetter: createDeadLetterSink({
-      store: ctx.deadLetters,
-      producer: services.producer,
-      topic: config.kafka.deadLetterTopic,
-      processor: definition.name,
-      metrics,
-      logger,
-    }),
     metrics,
     logger,
     stallAfterMs: config.processor.stallAfterMs,
