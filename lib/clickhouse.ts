@@ -41,8 +41,37 @@ export function createClickhouseClient(options: ClickhouseOptions): ClickHouseCl
   // chdb types its Connection against @clickhouse/client-common, which @clickhouse/client now
   // bundles; the two declarations are the same shape.
   const { createChdbConnection } = load('chdb/connection') as typeof import('chdb/connection')
-  const connection = createChdbConnection({ path: options.chdbPath }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
-  return createClient({ connection, clickhouse_settings })
+  const chdb = createChdbConnection({ path: options.chdbPath })
+  const connection = chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+  const client = createClient({ connection, clickhouse_settings })
+  rawInserts.set(client, (params) => chdb.chdb.rawInsert(params))
+  return client
+}
+
+type RawInsert = (params: { table: string; columns: readonly string[]; values: Buffer; format: 'JSONCompactEachRow'; settings?: Record<string, number> }) => Promise<unknown>
+// The embedded engine's own insert, per client: it takes the body as one Buffer.
+const rawInserts = new WeakMap<ClickHouseClient, RawInsert>()
+const PLAIN_NAME = /^`([A-Za-z0-9_]+)`\.`([A-Za-z0-9_]+)`$/
+
+/**
+ * Inserts rows (arrays in `columns` order) as JSONCompactEachRow. Into the embedded engine the body
+ * is built as one Buffer and handed over as it is (no stream, no copy into the SQL text, off the
+ * JS heap); into a server, through the client's own encoding. One INSERT either way.
+ */
+export async function insertCompactRows(
+  client: ClickHouseClient,
+  insert: { table: string; columns: readonly string[]; rows: readonly unknown[][]; settings?: Record<string, number> },
+): Promise<void> {
+  const { table, columns, rows, settings } = insert
+  const raw = rawInserts.get(client)
+  const name = PLAIN_NAME.exec(table)
+  if (!raw || !name) {
+    await client.insert({ table, values: rows as unknown[], columns: columns as [string, ...string[]], format: 'JSONCompactEachRow', ...(settings ? { clickhouse_settings: settings } : {}) })
+    return
+  }
+  let body = ''
+  for (const row of rows) body += JSON.stringify(row) + '\n'
+  await raw({ table: `${name[1]}.${name[2]}`, columns, values: Buffer.from(body), format: 'JSONCompactEachRow', ...(settings ? { settings } : {}) })
 }
 
 /** Fully qualified table names of one Sluice database. */

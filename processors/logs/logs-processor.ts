@@ -1,4 +1,4 @@
-import type { ClickHouseClient, ClickhouseTables } from '../../lib/clickhouse.ts'
+import { insertCompactRows, type ClickHouseClient, type ClickhouseTables } from '../../lib/clickhouse.ts'
 import { LOG_LEVELS, type LogPayload } from '../../lib/event-types.ts'
 import type { Metrics } from '../../lib/metrics.ts'
 import { defineProcessor, type ProcessorInstance } from '../define-processor.ts'
@@ -63,7 +63,7 @@ export function createLogsHandler(deps: { clickhouse: ClickHouseClient; tables: 
       }
       if (rows.length > 0) {
         const end = metrics.clickhouseInsertDuration.startTimer({ table: 'logs' })
-        await clickhouse.insert({ table: tables.logs, values: rows, columns: [...LOG_COLUMNS], format: 'JSONCompactEachRow' })
+        await insertCompactRows(clickhouse, { table: tables.logs, columns: LOG_COLUMNS, rows })
         end()
       }
       return { stored: rows.length, duplicate, skipped }

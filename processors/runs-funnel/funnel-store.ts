@@ -1,4 +1,4 @@
-import type { ClickHouseClient, ClickhouseTables } from '../../lib/clickhouse.ts'
+import { insertCompactRows, type ClickHouseClient, type ClickhouseTables } from '../../lib/clickhouse.ts'
 import type { RunCompletePayload, RunStartPayload, StepCompletePayload } from '../../lib/event-types.ts'
 import { addContribution, emptyAccumulator, hourBucket, type FunnelAccumulator, type FunnelContribution } from '../../lib/funnel-math.ts'
 import type { Metrics } from '../../lib/metrics.ts'
@@ -41,13 +41,7 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
   async function insert(table: string, label: string, columns: readonly string[], values: readonly unknown[][]): Promise<void> {
     if (values.length === 0) return
     const end = metrics.clickhouseInsertDuration.startTimer({ table: label })
-    await client.insert({
-      table,
-      values: values as unknown[],
-      columns: columns as [string, ...string[]],
-      format: 'JSONCompactEachRow',
-      clickhouse_settings: INSERT_SETTINGS,
-    })
+    await insertCompactRows(client, { table, columns, rows: values, settings: INSERT_SETTINGS })
     end()
   }
 
