@@ -1,14 +1,15 @@
 /**
  * Issue "processors keep up": a processor SIGKILLed twice during a large catch-up (a backlog it
  * drains in many fetches, each flushed whole across partitions) counts every run and step exactly
- * once when it is done.
+ * once when it is done, and lists every log once (logs ride the runs-funnel group's fetches).
  */
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { toKafkaMessages } from '../bench/support/workload.ts'
+import { toKafkaMessages, type BenchEvent, type LogEvent } from '../bench/support/workload.ts'
 import { createEventCodec } from '../lib/avro/event-codec.ts'
 import { loadConfig } from '../lib/config.ts'
 import { createEventProducer } from '../lib/kafka/event-producer.ts'
@@ -19,14 +20,21 @@ import { testServices } from './helpers/services.ts'
 import { ADMIN_TOKEN, sluiceClient, startTestSluice, testEnv, type TestProject, type TestSluice } from './helpers/test-sluice.ts'
 
 const SEED = 20261201
-const RUN_COUNT = 3_000 // × 7 events, plus 10 % resent: ~23,000 messages
+const RUN_COUNT = 3_000 // × 7 events and a log, plus 10 % resent: ~26,000 messages
 const HOUR = 3_600_000
 
 describe('a catch-up SIGKILLed twice', () => {
   const rand = prng(SEED)
   const base = Math.floor(Date.UTC(2026, 10, 30, 6, 0, 0) / HOUR) * HOUR
   const runs: GeneratedRun[] = Array.from({ length: RUN_COUNT }, (_, i) => generateRun(rand, 'catchup', base + i * 4_000 + 321))
-  const batches = shuffledBatches(runs.flatMap((r) => r.events), rand, 500, 0.1)
+  // One log per run, on the run's partition, among its events.
+  const logs: LogEvent[] = runs.map((r, i) => ({
+    id: randomUUID(),
+    type: 'log',
+    timestamp: new Date(r.started_at + 10).toISOString(),
+    data: { level: i % 10 === 0 ? 'error' : 'info', message: `run ${i} logged`, service: 'catchup', attributes: { i }, run_id: r.run_id },
+  }))
+  const batches = shuffledBatches([...runs.flatMap((r) => r.events), ...logs] as unknown as Parameters<typeof shuffledBatches>[0], rand, 500, 0.1) as unknown as BenchEvent[][]
   let env: Record<string, string>
   let chdbDir: string
   let ingest: TestSluice
@@ -116,6 +124,19 @@ describe('a catch-up SIGKILLed twice', () => {
     expect(new Set(seen.map((r) => r.id)).size).toBe(RUN_COUNT)
     expect(seen).toHaveLength(RUN_COUNT)
     expect(seen.every((r) => r.step_count === 5)).toBe(true)
+  })
+
+  it('lists every log once', async () => {
+    const seen: string[] = []
+    let path: string | null = `/api/logs?service=catchup&limit=1000&from=${new Date(base - HOUR).toISOString()}&to=${new Date(base + 2 * 24 * HOUR).toISOString()}`
+    while (path) {
+      const res: { status: number; headers: Headers; body: Array<{ id: string }> } = await queryApi.get<Array<{ id: string }>>(path, { key: project.query_key })
+      expect(res.status).toBe(200)
+      seen.push(...res.body.map((l) => l.id))
+      path = /<([^>]+)>; rel="next"/.exec(res.headers.get('link') ?? '')?.[1] ?? null
+    }
+    expect(seen).toHaveLength(logs.length)
+    expect(new Set(seen)).toEqual(new Set(logs.map((l) => l.id)))
   })
 
   it('answers /analyze with every number of a sample of runs', async () => {
