@@ -58,10 +58,12 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
 
     async loadKnownState(projectIds, wanted) {
       if (wanted.length === 0) return { runStarts: [], steps: [], completions: [] }
-      // Most runs of a flush are new: the narrow run_keys table says which ones the store holds,
-      // and only those are read from the wide tables.
+      // Most runs of a flush are new: run_state (a row per run, ordered by it, in 32-row granules,
+      // filled by views in the very inserts that write the raw rows) says which ones the store
+      // holds, and only those are read from the wide tables. (Until 2026-12 a table of its own,
+      // run_keys, written with the raw rows, did this; it is no longer written.)
       const held = await select<{ run_id: string }>(
-        `SELECT DISTINCT run_id FROM ${tables.runKeys} WHERE project_id IN {p:Array(String)} AND run_id IN {r:Array(String)}`,
+        `SELECT DISTINCT run_id FROM ${tables.runState} WHERE project_id IN {p:Array(String)} AND run_id IN {r:Array(String)}`,
         { p: projectIds, r: wanted },
       )
       const runIds = held.map((h) => h.run_id)
@@ -102,7 +104,6 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
       // Raw rows first: they are idempotent (same key, same position), so a crash before the
       // rollup insert below only means they are written again, identically.
       await Promise.all([
-        insert(tables.runKeys, 'run_keys', RUN_KEY_COLUMNS, runKeyRows(plan)),
         insert(tables.runStarts, 'run_starts', RUN_START_COLUMNS, plan.runStarts.map(runStartRow)),
         insert(tables.runCompletions, 'run_completions', COMPLETION_COLUMNS, plan.completions.map(completionRow)),
         insert(tables.steps, 'steps', STEP_COLUMNS, plan.steps.map(stepRow)),
@@ -170,18 +171,6 @@ type Row<P> = KafkaPosition & { event: { id: string; project_id: string; timesta
 
 // Rows go as JSONCompactEachRow (arrays in column order) with DateTime64(3) columns as integer
 // epoch milliseconds: half the CPU of JSON objects with ISO strings, on both sides of the insert.
-const RUN_KEY_COLUMNS = ['project_id', 'run_id'] as const
-
-/** One run_keys row per run the plan writes rows for (a run already there gets a copy that collapses). */
-function runKeyRows(plan: BatchPlan): unknown[][] {
-  const keys = new Map<string, unknown[]>()
-  for (const { event: e } of [...plan.runStarts, ...plan.steps, ...plan.completions]) {
-    const runId = e.payload.run_id
-    keys.set(`${e.project_id}\u0000${runId}`, [e.project_id, runId])
-  }
-  return [...keys.values()]
-}
-
 export const RUN_START_COLUMNS = ['project_id', 'run_id', 'event_id', 'name', 'tags', 'started_at', 'received_at', 'kafka_partition', 'kafka_offset'] as const
 
 export function runStartRow({ event: e, partition, offset }: Row<RunStartPayload>): unknown[] {
