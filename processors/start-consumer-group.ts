@@ -75,6 +75,8 @@ export async function startConsumerGroup(o: StartConsumerGroupOptions): Promise<
 
   async function onFetch(batches: readonly ConsumedBatch[], ctx: FetchContext): Promise<void> {
     const timers = members.map((m) => metrics.processorBatchDuration.startTimer({ processor: m.name }))
+    // Which members failed (an error in the fetch's common part, decoding or the commit, is every member's).
+    let failed: readonly boolean[] = members.map(() => true)
     for (const b of batches) lagByPartition.set(`${b.topic}:${b.partition}`, b.highWatermark - Number(b.messages[0]!.offset))
     try {
       const { events, letters, messages } = await decodeFetch(batches)
@@ -86,8 +88,11 @@ export async function startConsumerGroup(o: StartConsumerGroupOptions): Promise<
       for (const [i, m] of members.entries()) for (const { source, list } of letters[i]!.values()) await m.deadLetter(source, list)
 
       const settled = await Promise.allSettled(members.map((m, i) => handleMember(m, flushes[i]!, batches, ctx)))
-      const failed = settled.find((s) => s.status === 'rejected')
-      if (failed) throw failed.reason
+      const rejected = settled.find((s) => s.status === 'rejected')
+      if (rejected) {
+        failed = settled.map((s) => s.status === 'rejected')
+        throw rejected.reason
+      }
 
       await ctx.commit()
       lastCommitAt = Date.now()
@@ -123,7 +128,7 @@ export async function startConsumerGroup(o: StartConsumerGroupOptions): Promise<
     } catch (err) {
       for (const [i, m] of members.entries()) {
         timers[i]!({ result: 'error' })
-        metrics.processorErrors.inc({ processor: m.name })
+        if (failed[i]) metrics.processorErrors.inc({ processor: m.name })
       }
       throw err
     }
