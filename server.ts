@@ -2,7 +2,7 @@ import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
 import type { FastifyInstance } from 'fastify'
 import { ingestRoutes } from './ingest/app.ts'
-import { ingestWorkerCount, shareMetricsWithPrimary, startIngestPrimary } from './ingest/ingest-workers.ts'
+import { ingestWorkerCount, logFatalWorkerErrors, shareMetricsWithPrimary, startIngestPrimary } from './ingest/ingest-workers.ts'
 import { ConfigError, loadConfig, ROLES, type Config, type Role } from './lib/config.ts'
 import { createRoleApp, type RoutePlugin } from './lib/http/create-role-app.ts'
 import { createLogger } from './lib/logger.ts'
@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     throw err
   }
   const workers = ingestWorkerCount(config)
+  if (cluster.isWorker) logFatalWorkerErrors(createLogger({ level: config.logLevel }))
   // An ingest-only process with more than one worker: this one forks, the workers serve.
   const running = cluster.isPrimary && workers > 1 ? await startIngestPrimary(workers, createLogger({ level: config.logLevel })) : await startSluice(config)
   let stopping = false

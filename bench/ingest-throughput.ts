@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'))
   cleanups.push([
     'temporary directory',
-    async () => (args.keep ? note(`kept ${tmp}`) : rmSync(tmp, { recursive: true, force: true })),
+    async () => (args.keep || childDied ? note(`kept ${tmp}`) : rmSync(tmp, { recursive: true, force: true })),
   ])
   const topics = [`bench.events.${id}`, `bench.events.${id}.dlq`, `bench.fresh.${id}`, `bench.fresh.${id}.dlq`]
   // Every consumer group of the processor role, unique to this run (see lib/config.ts).
@@ -236,7 +236,15 @@ async function main(): Promise<void> {
   printThroughput(rows)
   if (LATENCY_SHARE > 0) await latencyAtLoad(rows, pools, project.ingest_key, (messages) => producer.send(topics[0]!, messages))
 
-  for (const v of variants) await v.child.stop()
+  for (const v of variants) {
+    await v.child.stop()
+    // A worker the primary replaced costs a window's figures without ending the child: say so.
+    const restarts = readFileSync(v.child.logFile, 'utf8').split('\n').filter((l) => l.includes('"msg":"ingest worker exited; starting another"'))
+    if (restarts.length > 0) {
+      childDied = true
+      note(`${v.name}: ${restarts.length} worker(s) died during the run and were replaced; the log is kept:\n${restarts.join('\n')}`)
+    }
+  }
   if (args.profile) printProfile(profileDir, id)
 
   if (FRESHNESS_MS > 0) {
@@ -503,8 +511,15 @@ function childEnv(services: ServiceUrls, adminToken: string, extra: Record<strin
   }
 }
 
-async function startChild(name: string, options: Omit<Parameters<typeof startSluiceChild>[0], 'name'>): Promise<SluiceChild> {
-  const child = await retryWhileKafkaStarts(name, () => startSluiceChild({ name, ...options }))
+/** Set when a child died during the run: its log is then kept, whatever --keep says. */
+let childDied = false
+
+async function startChild(name: string, options: Omit<Parameters<typeof startSluiceChild>[0], 'name' | 'onUnexpectedExit'>): Promise<SluiceChild> {
+  const onUnexpectedExit = ({ code, signal, logTail }: { code: number | null; signal: NodeJS.Signals | null; logTail: string }) => {
+    childDied = true
+    note(`${name} exited unexpectedly (code ${code}, signal ${signal}); its log (kept) ends:\n${logTail}`)
+  }
+  const child = await retryWhileKafkaStarts(name, () => startSluiceChild({ name, ...options, onUnexpectedExit }))
   cleanups.push([name, () => child.stop()])
   note(`${name} child pid ${child.pid} on ${child.url} (log ${child.logFile})`)
   return child

@@ -46,7 +46,7 @@ export function createBatchAcceptor(options: BatchAcceptorOptions) {
 
   return async function accept(
     events: readonly unknown[],
-    ctx: { projectId: string; requestId: string; bodyBytes: number },
+    ctx: { projectId: string; requestId: string; bodyBytes: number; textMayBeUnstorable?: boolean },
   ): Promise<AcceptResult> {
     if (events.length === 0) throw new EmptyBatchError()
     if (events.length > options.maxBatchEvents) throw new BatchTooLargeError(events.length, options.maxBatchEvents)
@@ -57,12 +57,13 @@ export function createBatchAcceptor(options: BatchAcceptorOptions) {
     // Only a body larger than the per-event limit can hold an event over it: skip the sizing
     // otherwise. The slack covers the envelope POST /api/logs wraps around each log it was sent.
     const sizeEvents = ctx.bodyBytes + WRAPPING_SLACK_BYTES > options.maxEventBytes
+    const checkText = ctx.textMayBeUnstorable ?? true
     const eventContext = { projectId: ctx.projectId, receivedAt, requestId: ctx.requestId, newId: randomUUID }
     for (let index = 0; index < events.length; index++) {
       const raw = events[index]
       // First, before anything recursive (JSON.stringify below, zod) meets a deep value. Text no
       // store can hold is stored with U+FFFD instead (docs/reliability.md).
-      const problem = guardJson(raw, { repair: true })
+      const problem = guardJson(raw, { repair: true, text: checkText })
       // Echoed in errors[]: an id is a UUID, so a longer one is shown cut.
       const rawId = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id.slice(0, 100) : null
       if (problem) {

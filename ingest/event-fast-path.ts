@@ -138,8 +138,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null
 }
 
+// The events of a run come together and share its run_id: the last GUID that passed is passed again
+// without the pattern. (It starts as a GUID the pattern passes, never as something it refuses.)
+let lastGuid = '00000000-0000-0000-0000-000000000000'
+
 function isGuid(v: unknown): v is string {
-  return typeof v === 'string' && v.length === 36 && GUID_PATTERN.test(v)
+  if (v === lastGuid) return true
+  if (typeof v !== 'string' || v.length !== 36 || !GUID_PATTERN.test(v)) return false
+  lastGuid = v
+  return true
 }
 
 /** 1 to 200 characters (UTF-16 code units, as zod counts). */
@@ -168,9 +175,57 @@ function isAttributeValue(v: unknown): boolean {
 function time(v: unknown): number | undefined {
   let ms: number
   if (typeof v === 'number') ms = v
-  else if (typeof v === 'string' && ISO_TIME_PATTERN.test(v)) ms = Date.parse(v)
-  else return undefined
+  else if (typeof v === 'string') {
+    const utc = canonicalUtc(v)
+    if (utc !== undefined) ms = utc
+    else if (ISO_TIME_PATTERN.test(v)) ms = Date.parse(v)
+    else return undefined
+  } else return undefined
   return Number.isSafeInteger(ms) && ms >= MIN_TIME && ms <= MAX_TIME ? ms : undefined
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SSZ` or `YYYY-MM-DDTHH:MM:SS.mmmZ` (what `toISOString` writes, so what
+ * SDKs send) read digit by digit: the epoch ms that `Date.parse` gives, for a date the pattern
+ * accepts. `undefined` for anything else, which then goes through the pattern as before.
+ */
+function canonicalUtc(s: string): number | undefined {
+  const n = s.length
+  if (n !== 20 && n !== 24) return undefined
+  if (s.charCodeAt(n - 1) !== 90 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) {
+    return undefined // Z - - T : :
+  }
+  const year = digits(s, 0, 4)
+  const month = digits(s, 5, 2)
+  const day = digits(s, 8, 2)
+  const hour = digits(s, 11, 2)
+  const minute = digits(s, 14, 2)
+  const second = digits(s, 17, 2)
+  let milli = 0
+  if (n === 24) {
+    if (s.charCodeAt(19) !== 46) return undefined // .
+    milli = digits(s, 20, 3)
+  }
+  // Below 1000, Date.UTC would read 0–99 as 19xx: leave those to the pattern (they are out of range anyway).
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || milli < 0) return undefined
+  return Date.UTC(year, month - 1, day, hour, minute, second, milli)
+}
+
+/** The decimal number of `count` ASCII digits at `at`; -1 when one is not a digit. */
+function digits(s: string, at: number, count: number): number {
+  let value = 0
+  for (let i = at; i < at + count; i++) {
+    const d = s.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    value = value * 10 + d
+  }
+  return value
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
 }
 
 /** null or absent → null; else a time, `undefined` when it is none. */

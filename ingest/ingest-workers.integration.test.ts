@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../lib/config.ts'
 import { killAllSluiceChildren, spawnSluice, type ChildSluice } from '../test/helpers/child-sluice.ts'
@@ -11,6 +12,16 @@ import { sluiceClient, testEnv, type TestProject } from '../test/helpers/test-sl
 
 function children(pid: number): number[] {
   return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
 }
 
 function metric(text: string, name: string, labels = ''): number {
@@ -89,5 +100,46 @@ describe('ingest with SLUICE_INGEST_WORKERS=2', () => {
     ingest.kill('SIGTERM')
     expect(await ingest.stopped).toBe(0)
     for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow()
+  })
+})
+
+describe('ingest with SLUICE_INGEST_WORKERS=2 when every worker dies at once', () => {
+  let ingest: ChildSluice
+  let api: ReturnType<typeof sluiceClient>
+  let project: TestProject
+
+  beforeAll(async () => {
+    // A fixed port: node:cluster closes the port while no worker listens, and with PORT=0 the
+    // next worker would get a new one.
+    const env = testEnv({ SLUICE_INGEST_WORKERS: '2', SLUICE_TOPIC_EVENTS: `test.workers.${randomUUID()}`, PORT: String(await freePort()) })
+    ingest = await spawnSluice({ roles: ['ingest'], env })
+    api = sluiceClient(ingest.url, loadConfig(env, { roles: ['ingest'] }))
+    project = await api.createProject()
+    await ingest.waitForLog((l) => l.msg === 'ingest workers listening')
+  })
+
+  afterAll(async () => {
+    await killAllSluiceChildren()
+  })
+
+  it('outlives every worker dying at once: says the port is closed, says how each died, and serves again', async () => {
+    const victims = children(ingest.pid)
+    expect(victims).toHaveLength(2)
+    for (const pid of victims) process.kill(pid, 'SIGKILL')
+    await ingest.waitForLog((l) => l.msg === 'no ingest worker is listening: connections are refused until a new one listens')
+    const exits = () => ingest.logs().split('\n').filter((l) => l.includes('"msg":"ingest worker exited; starting another"')).map((l) => JSON.parse(l) as { pid: number; signal: string; livedMs: number })
+    await expect.poll(() => exits().filter((e) => victims.includes(e.pid)).length, { timeout: 5_000 }).toBe(2)
+    for (const e of exits().filter((x) => victims.includes(x.pid))) {
+      expect(e.signal).toBe('SIGKILL')
+      expect(e.livedMs).toBeGreaterThan(0)
+    }
+    await expect.poll(() => children(ingest.pid).filter((pid) => !victims.includes(pid)).length, { timeout: 15_000, interval: 100 }).toBe(2)
+    await expect
+      .poll(
+        async () =>
+          (await api.post('/ingest', { key: project.ingest_key, body: { events: [{ type: 'log', data: { level: 'info', message: 'back' } }] } }).catch(() => ({ status: 0 }))).status,
+        { timeout: 30_000, interval: 200 },
+      )
+      .toBe(200)
   })
 })

@@ -17,6 +17,18 @@ export function ingestWorkerCount(config: Config): number {
 const METRICS_REQUEST = 'sluice:metrics-request'
 const METRICS_ANSWER = 'sluice:metrics-answer'
 const RESTART_DELAY_MS = 1_000
+const MAX_RESTART_DELAY_MS = 30_000
+/** A worker that lived this long was healthy: the next restart waits the base delay again. */
+export const HEALTHY_LIFETIME_MS = 30_000
+
+/**
+ * How long the primary waits before it forks a replacement: a second, doubled for each worker in
+ * a row that died young (one that cannot start must not be forked and fail every second), at
+ * most 30 s.
+ */
+export function restartDelayMs(youngDeathsInARow: number): number {
+  return Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** Math.max(0, youngDeathsInARow - 1))
+}
 
 interface MetricsRequest {
   type: typeof METRICS_REQUEST
@@ -43,9 +55,39 @@ export interface IngestPrimary {
 export async function startIngestPrimary(count: number, logger: Logger): Promise<IngestPrimary> {
   const aggregator = new AggregatorRegistry()
   let stopping = false
+  let youngDeaths = 0
+  // TRICKY: while no worker listens, node:cluster closes the port (connections are refused, not
+  // queued) until a replacement listens again; the primary itself must outlive any of its own
+  // mistakes, or there is no one left to start that replacement.
+  const onPrimaryError = (err: unknown) => logger.error({ err }, 'ingest primary: uncaught error, still supervising the workers')
+  process.on('uncaughtException', onPrimaryError)
+  process.on('unhandledRejection', onPrimaryError)
+
+  const listeningWorkers = new Set<number>()
+
+  const pendingRestarts = new Set<NodeJS.Timeout>()
+  const restart = (delayMs: number) => {
+    // TRICKY: never unref() this timer. When every worker has died, it is the only thing left in
+    // the primary's event loop (no IPC channel, and node:cluster has closed the port): unref'd,
+    // the primary exits quietly with code 0 and the port stays closed for good.
+    const timer = setTimeout(() => {
+      pendingRestarts.delete(timer)
+      if (stopping) return
+      try {
+        fork()
+      } catch (err) {
+        logger.error({ err }, 'could not fork an ingest worker; trying again')
+        restart(restartDelayMs(++youngDeaths))
+      }
+    }, delayMs)
+    pendingRestarts.add(timer)
+  }
 
   const fork = (): Worker => {
     const worker = cluster.fork()
+    const startedAt = Date.now()
+    const pid = worker.process.pid
+    worker.on('listening', () => listeningWorkers.add(worker.id))
     // TRICKY: an answer sent to a worker that died meanwhile fails with an 'error' event on the
     // worker; unheard, it would end the primary, and with it the port every worker serves on.
     worker.on('error', (err) => logger.warn({ err, worker: worker.id }, 'ingest worker channel failed'))
@@ -60,11 +102,16 @@ export async function startIngestPrimary(count: number, logger: Logger): Promise
       )
     })
     worker.on('exit', (code, signal) => {
+      listeningWorkers.delete(worker.id)
       if (stopping) return
-      logger.error({ worker: worker.id, code, signal }, 'ingest worker exited; starting another')
-      setTimeout(() => {
-        if (!stopping) fork()
-      }, RESTART_DELAY_MS).unref()
+      const livedMs = Date.now() - startedAt
+      youngDeaths = livedMs < HEALTHY_LIFETIME_MS ? youngDeaths + 1 : 0
+      const delayMs = restartDelayMs(youngDeaths)
+      // Why it died is in its own log lines just before (server.ts logs a fatal error); the
+      // code or signal says how: 1 an error, 0 a clean stop, SIGKILL from outside (or OOM).
+      logger.error({ worker: worker.id, pid, code, signal, livedMs, restartInMs: delayMs }, 'ingest worker exited; starting another')
+      if (listeningWorkers.size === 0) logger.error({ restartInMs: delayMs }, 'no ingest worker is listening: connections are refused until a new one listens')
+      restart(delayMs)
     })
     return worker
   }
@@ -84,6 +131,8 @@ export async function startIngestPrimary(count: number, logger: Logger): Promise
     await listening(first)
   } catch (err) {
     stopping = true
+    process.off('uncaughtException', onPrimaryError)
+    process.off('unhandledRejection', onPrimaryError)
     throw err
   }
   await Promise.all(Array.from({ length: count - 1 }, () => listening(fork())))
@@ -92,6 +141,10 @@ export async function startIngestPrimary(count: number, logger: Logger): Promise
   return {
     async close() {
       stopping = true
+      for (const timer of pendingRestarts) clearTimeout(timer)
+      pendingRestarts.clear()
+      process.off('uncaughtException', onPrimaryError)
+      process.off('unhandledRejection', onPrimaryError)
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined)
       await Promise.all(
         workers.map(
@@ -105,6 +158,19 @@ export async function startIngestPrimary(count: number, logger: Logger): Promise
       )
     },
   }
+}
+
+/**
+ * In a worker: an error that ends it is logged (JSON, with the worker's pid) before it exits with
+ * code 1, so the primary's "ingest worker exited" line has the reason right before it.
+ */
+export function logFatalWorkerErrors(logger: Logger): void {
+  const fatal = (kind: string) => (err: unknown) => {
+    logger.fatal({ err, kind }, 'ingest worker failed; exiting')
+    process.exit(1)
+  }
+  process.on('uncaughtException', fatal('uncaught exception'))
+  process.on('unhandledRejection', fatal('unhandled rejection'))
 }
 
 /**

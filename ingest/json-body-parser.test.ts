@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { decodeBody, type BodyLimits } from './json-body-parser.ts'
+import { hasUnstorableText } from '../lib/json-guard.ts'
+import { decodeBody, type BodyLimits, type DecodedBody } from './json-body-parser.ts'
 
 const limits: BodyLimits = { maxBodyBytes: 1024 * 1024, maxDecompressedBytes: 64 * 1024 }
 const json = (value: unknown) => Buffer.from(JSON.stringify(value))
@@ -22,6 +23,26 @@ describe('decodeBody', () => {
     expect(await decodeBody(undefined, json(value), limits)).toEqual(value)
     expect(await decodeBody('identity', json(value), limits)).toEqual(value)
     expect(await decodeBody('', json(value), limits)).toEqual(value)
+  })
+
+  it('says a body may hold unstorable text only when its JSON has a \\u escape, which is the only way in', async () => {
+    const decode = async (body: Buffer, encoding?: string) => {
+      let seen: DecodedBody | undefined
+      const parsed = await decodeBody(encoding, body, limits, (d) => (seen = d))
+      return { parsed, seen: seen! }
+    }
+    expect((await decode(json(value))).seen).toEqual({ bytes: json(value).length, mayHoldUnstorableText: false })
+    expect((await decode(gzipSync(json(value)), 'gzip')).seen).toEqual({ bytes: json(value).length, mayHoldUnstorableText: false })
+    for (const text of [String.raw`nul \u0000`, String.raw`lone \ud800`, String.raw`low \uDC00 half`, String.raw`plain \u00e9`]) {
+      expect((await decode(Buffer.from(`{"k":"${text}"}`))).seen.mayHoldUnstorableText).toBe(true)
+    }
+    // Raw bytes cannot carry one: a surrogate encoded as UTF-8 (CESU) decodes to U+FFFD, and a raw
+    // NUL inside a string is not JSON.
+    const cesu = Buffer.concat([Buffer.from('{"k":"a'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('b"}')])
+    const { parsed, seen } = await decode(cesu)
+    expect(seen.mayHoldUnstorableText).toBe(false)
+    expect(hasUnstorableText((parsed as { k: string }).k)).toBe(false)
+    expect((await failure(undefined, Buffer.from('{"k":"a\u0000b"}'))).statusCode).toBe(400)
   })
 
   it('inflates gzip (and x-gzip, any case)', async () => {

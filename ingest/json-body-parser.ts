@@ -27,29 +27,39 @@ export function registerJsonBodyParser(app: FastifyInstance, limits: BodyLimits)
   // Every other type (fastify's default text/plain parser included) must be a 415, not a string body.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (request, body, done) => {
-    decodeBody(request.headers['content-encoding'], body as Buffer, limits, (bytes) => decodedSizes.set(request, bytes)).then(
+    decodeBody(request.headers['content-encoding'], body as Buffer, limits, (decoded) => decodedBodies.set(request, decoded)).then(
       (value) => done(null, value),
       (err: Error) => done(err, undefined),
     )
   })
 }
 
-// Requests end and are collected; a WeakMap keeps nothing alive and needs no request decorator.
-const decodedSizes = new WeakMap<object, number>()
+/** What the parser learnt of a body's JSON text (after gzip) on the way. */
+export interface DecodedBody {
+  /** An event cannot be larger than the body it came in. */
+  bytes: number
+  /**
+   * False when the text has no `\u` escape. JSON text cannot carry a raw NUL (control characters
+   * must be escaped) and UTF-8 decoding never yields a lone surrogate (invalid bytes become
+   * U+FFFD), so without an escape no parsed string, key or value, holds text a store refuses
+   * (lib/json-guard.ts) and the per-string check can be skipped.
+   */
+  mayHoldUnstorableText: boolean
+}
 
-/**
- * The bytes of JSON the parser read for this request (after gzip), or undefined when it did not
- * parse the body. An event cannot be larger than the body it came in.
- */
-export function parsedBodyBytes(request: object): number | undefined {
-  return decodedSizes.get(request)
+// Requests end and are collected; a WeakMap keeps nothing alive and needs no request decorator.
+const decodedBodies = new WeakMap<object, DecodedBody>()
+
+/** What the parser read for this request, or undefined when it did not parse the body. */
+export function parsedBody(request: object): DecodedBody | undefined {
+  return decodedBodies.get(request)
 }
 
 export async function decodeBody(
   encoding: string | undefined,
   body: Buffer,
   limits: BodyLimits,
-  onDecoded?: (bytes: number) => void,
+  onDecoded?: (decoded: DecodedBody) => void,
 ): Promise<unknown> {
   const enc = (encoding ?? 'identity').trim().toLowerCase()
   let raw: Buffer
@@ -63,7 +73,8 @@ export async function decodeBody(
     }
   } else throw new UnsupportedEncodingError(enc.slice(0, 50))
   if (raw.length === 0) throw new InvalidJsonError('empty body')
-  onDecoded?.(raw.length)
+  // TRICKY: a false positive (an escaped backslash before a `u`) only costs the check; a miss cannot happen.
+  onDecoded?.({ bytes: raw.length, mayHoldUnstorableText: raw.includes('\\u') })
   try {
     return secureJson.parse(raw, undefined, { protoAction: 'error', constructorAction: 'error' })
   } catch (err) {

@@ -28,39 +28,65 @@ export function storableText(s: string): string {
 
 export type JsonProblem = { kind: 'too_deep'; path: string } | { kind: 'unstorable_text'; path: string }
 
+export interface GuardOptions {
+  /** Replace unstorable text in place (keys included) and report only depth. */
+  repair: boolean
+  maxDepth?: number
+  /**
+   * false when the caller knows no string in `value` can hold unstorable text (see
+   * `ingest/json-body-parser.ts`: parsed JSON without a `\u` escape): only depth is checked.
+   */
+  text?: boolean
+}
+
+/** An object or array on the walk; its path is built only for a problem, from the chain. */
+interface Frame {
+  node: object
+  depth: number
+  parent: Frame | undefined
+  key: string
+}
+
 /**
  * Checks `value` (parsed JSON: objects, arrays, strings, numbers, booleans, null). With
  * `repair: true` it replaces unstorable text in place, keys included, and reports only depth;
  * otherwise it reports the first unstorable string too. Returns null when all is well.
  */
-export function guardJson(value: unknown, options: { repair: boolean; maxDepth?: number }): JsonProblem | null {
+export function guardJson(value: unknown, options: GuardOptions): JsonProblem | null {
   const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH
-  if (typeof value === 'string') return checkString(value, '', options.repair)
-  const stack: Array<{ node: object; depth: number; path: string }> = []
-  if (typeof value === 'object' && value !== null) stack.push({ node: value, depth: 1, path: '' })
+  const text = options.text ?? true
+  if (typeof value === 'string') return text ? checkString(value, '', options.repair) : null
+  const stack: Frame[] = []
+  if (typeof value === 'object' && value !== null) stack.push({ node: value, depth: 1, parent: undefined, key: '' })
   while (stack.length > 0) {
-    const { node, depth, path } = stack.pop()!
-    if (depth > maxDepth) return { kind: 'too_deep', path: path || '(root)' }
+    const frame = stack.pop()!
+    const { node, depth } = frame
+    if (depth > maxDepth) return { kind: 'too_deep', path: pathOf(frame) || '(root)' }
     const record = node as Record<string, unknown>
+    const isArray = Array.isArray(node)
     for (const key of Object.keys(record)) {
       let name = key
-      if (!Array.isArray(node) && hasUnstorableText(key)) {
-        if (!options.repair) return { kind: 'unstorable_text', path: join(path, storableText(key)) }
+      if (text && !isArray && hasUnstorableText(key)) {
+        if (!options.repair) return { kind: 'unstorable_text', path: join(pathOf(frame), storableText(key)) }
         name = storableText(key)
         record[name] = record[key]
         delete record[key]
       }
       const child = record[name]
-      const childPath = join(path, name)
       if (typeof child === 'string') {
-        if (hasUnstorableText(child)) {
-          if (!options.repair) return { kind: 'unstorable_text', path: childPath }
+        if (text && hasUnstorableText(child)) {
+          if (!options.repair) return { kind: 'unstorable_text', path: join(pathOf(frame), name) }
           record[name] = storableText(child)
         }
-      } else if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1, path: childPath })
+      } else if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1, parent: frame, key: name })
     }
   }
   return null
+}
+
+/** The dotted path of a frame ('' for the value itself); at most maxDepth links long. */
+function pathOf(frame: Frame): string {
+  return frame.parent === undefined ? '' : join(pathOf(frame.parent), frame.key)
 }
 
 function checkString(s: string, path: string, repair: boolean): JsonProblem | null {

@@ -35,6 +35,8 @@ export interface SluiceChildOptions {
   /** Node flags before `server.ts`, e.g. `--cpu-prof`. */
   nodeArgs?: readonly string[]
   readyTimeoutMs?: number
+  /** Called when the child exits without being asked to stop (after it listened or before). */
+  onUnexpectedExit?: (exit: { code: number | null; signal: NodeJS.Signals | null; logTail: string }) => void
 }
 
 export async function startSluiceChild(options: SluiceChildOptions): Promise<SluiceChild> {
@@ -48,9 +50,11 @@ export async function startSluiceChild(options: SluiceChildOptions): Promise<Slu
   )
   closeSync(fd)
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined
+  let stopping = false
   const exit = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exited = { code, signal }
+      if (!stopping) options.onUnexpectedExit?.({ code, signal, logTail: logTail(40) })
       resolve()
     })
   })
@@ -63,6 +67,7 @@ export async function startSluiceChild(options: SluiceChildOptions): Promise<Slu
   }
   const stop = async () => {
     if (exited) return
+    stopping = true
     child.kill('SIGTERM')
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
     await exit

@@ -1,17 +1,22 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AcceptResult } from '../batch-acceptor.ts'
-import { parsedBodyBytes } from '../json-body-parser.ts'
+import { parsedBody } from '../json-body-parser.ts'
 
 /**
  * An upper bound of the body's decoded size, for the acceptor's per-event sizing shortcut: what
  * the body parser read (gzip inflated), else the Content-Length of an identity body.
  */
 export function decodedBodyBytes(request: FastifyRequest): number {
-  const parsed = parsedBodyBytes(request)
-  if (parsed !== undefined) return parsed
+  const parsed = parsedBody(request)
+  if (parsed !== undefined) return parsed.bytes
   const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase()
   const sentBytes = Number(request.headers['content-length'])
   return (encoding === 'identity' || encoding === '') && Number.isFinite(sentBytes) ? sentBytes : Number.POSITIVE_INFINITY
+}
+
+/** Whether a string of the parsed body may hold a NUL or a lone surrogate (true when unknown). */
+export function bodyMayHoldUnstorableText(request: FastifyRequest): boolean {
+  return parsedBody(request)?.mayHoldUnstorableText ?? true
 }
 
 /** 200 when every event was accepted, 207 with the rejected indexes otherwise. */

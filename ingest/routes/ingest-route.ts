@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { InvalidBodyError } from '../../lib/errors.ts'
 import type { BatchAcceptor } from '../batch-acceptor.ts'
-import { decodedBodyBytes, sendAcceptResult } from './accept-response.ts'
+import { bodyMayHoldUnstorableText, decodedBodyBytes, sendAcceptResult } from './accept-response.ts'
 import { ingestDocs } from '../../lib/http/route-schemas/index.ts'
 
 /** `POST /ingest`: the SDKs' batch endpoint (ingest key). */
@@ -15,6 +15,7 @@ export const ingestRoute: FastifyPluginAsync<{ accept: BatchAcceptor }> = async 
       projectId: request.projectId,
       requestId: request.id,
       bodyBytes: decodedBodyBytes(request),
+      textMayBeUnstorable: bodyMayHoldUnstorableText(request),
     })
     return sendAcceptResult(reply, result)
   })

@@ -78,7 +78,8 @@ export async function spawnSluice(options: SpawnSluiceOptions): Promise<ChildSlu
     const value = process.env[name]
     if (value !== undefined) env[name] = value
   }
-  Object.assign(env, options.env, { PORT: '0' })
+  // PORT=0 unless the test needs a fixed one (see ingest-workers.integration.test.ts).
+  Object.assign(env, { PORT: '0' }, options.env)
   if (!env.LOG_LEVEL || QUIET_LEVELS.has(env.LOG_LEVEL)) env.LOG_LEVEL = 'info'
 
   const child = spawn(process.execPath, ['server.ts', '--role', options.roles.join(',')], {
