@@ -1,12 +1,11 @@
 import type { ClickHouseClient, ClickhouseTables } from '../lib/clickhouse.ts'
-import { STEP_FACTS_COLUMNS, toStepFacts, type StepFactsRow } from '../lib/step-facts-rows.ts'
+import { nullableNumber } from '../lib/step-facts-rows.ts'
 import {
   addContribution,
   emptyAccumulator,
   HOUR_MS,
   mergeAccumulators,
   pipelineFunnel,
-  stepContribution,
   type FunnelAccumulator,
   type PipelineFunnelEntry,
 } from '../lib/funnel-math.ts'
@@ -27,10 +26,22 @@ interface RollupRow {
   position_sum: number
 }
 
+/** A `funnel_steps` row as read (64-bit integers may come as strings). */
+interface CountedStepRow {
+  step_name: string
+  run_started_ms: number | string
+  input_count: number | string | null
+  output_count: number | string | null
+  rejection_reasons: string | null
+  duration_ms: number | null
+  cost: number | null
+  position_ms: number
+}
+
 /**
  * `/pipelines/{name}/funnel`: whole hours come from the rollup the processor keeps; the partial
- * hours at the edges of `[from, to)` are computed from raw steps with the same arithmetic, so the
- * numbers are exact for any range while most of the range is never rescanned.
+ * hours at the edges of `[from, to)` from the steps it counted (`funnel_steps`), summed with the
+ * same arithmetic, so the numbers are exact for any range while most of the range is never rescanned.
  */
 export function createFunnelReader(options: { client: ClickHouseClient; tables: ClickhouseTables }) {
   const { client, tables: t } = options
@@ -63,29 +74,37 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
     return new Map(rows.map((r) => [r.step_name, toAccumulator(r)]))
   }
 
-  async function fromRawSteps(projectId: string, pipeline: string, from: number, to: number) {
-    // One query: the pipeline's runs that started in [from, to) are a key range of run_index (its
-    // name's term, by start time); their steps are point reads of the narrow step_facts (small granules).
-    // TRICKY: the alias must not be `started_at`: ClickHouse resolves WHERE names to SELECT aliases
-    // first, which would compare epoch milliseconds with a DateTime64 and match no run.
-    // A replayed row's second copy (until merged) is skipped with LIMIT 1 BY the key: cheaper than FINAL.
-    const runsInRange = `SELECT run_id, name AS run_name, toUnixTimestamp64Milli(started_at) AS run_started_ms FROM ${t.runIndex}
-       WHERE project_id = {p:String} AND term_kind = 'name' AND term_key = '' AND term_value = {n:String} AND name = {n:String}
-         AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
-       LIMIT 1 BY run_id`
-    const rows = await select<StepFactsRow & { run_name: string; run_started_ms: number }>(
-      `SELECT f.*, r.run_name AS run_name, r.run_started_ms AS run_started_ms
-       FROM (SELECT ${STEP_FACTS_COLUMNS}, step_id FROM ${t.stepFacts}
-             WHERE project_id = {p:String} AND run_id IN (SELECT run_id FROM (${runsInRange})) LIMIT 1 BY run_id, step_id) AS f
-       INNER JOIN (${runsInRange}) AS r ON r.run_id = f.run_id`,
+  async function fromCountedSteps(projectId: string, pipeline: string, from: number, to: number) {
+    // The counted steps of the pipeline's runs that started in [from, to): one key range of
+    // funnel_steps (by pipeline, then run start). A replayed row's second copy (until merged) is
+    // skipped with LIMIT 1 BY the key: cheaper than FINAL.
+    // TRICKY: no alias may be `run_started_at`: ClickHouse resolves WHERE names to SELECT aliases
+    // first, which would compare epoch milliseconds with a DateTime64 and match no row.
+    const rows = await select<CountedStepRow>(
+      `SELECT step_name, toUnixTimestamp64Milli(run_started_at) AS run_started_ms, input_count, output_count, rejection_reasons,
+              duration_ms, cost, position_ms
+       FROM ${t.funnelSteps}
+       WHERE project_id = {p:String} AND pipeline = {n:String}
+         AND run_started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND run_started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+       LIMIT 1 BY run_id, step_id`,
       { p: projectId, n: pipeline, from, to },
     )
     const byStep = new Map<string, FunnelAccumulator>()
     for (const row of rows) {
-      const step = toStepFacts(row)
-      let acc = byStep.get(step.name)
-      if (!acc) byStep.set(step.name, (acc = emptyAccumulator()))
-      addContribution(acc, stepContribution(step, { name: row.run_name, started_at: Number(row.run_started_ms) }))
+      let acc = byStep.get(row.step_name)
+      if (!acc) byStep.set(row.step_name, (acc = emptyAccumulator()))
+      addContribution(acc, {
+        project_id: projectId,
+        pipeline,
+        step_name: row.step_name,
+        run_started_at: Number(row.run_started_ms),
+        input_count: nullableNumber(row.input_count),
+        output_count: nullableNumber(row.output_count),
+        rejection_reasons: row.rejection_reasons === null ? null : (JSON.parse(row.rejection_reasons) as Record<string, number>),
+        duration_ms: nullableNumber(row.duration_ms),
+        cost: nullableNumber(row.cost),
+        position_ms: Number(row.position_ms),
+      })
     }
     return byStep
   }
@@ -99,11 +118,11 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
       const firstFull = Math.ceil(from / HOUR_MS) * HOUR_MS
       const lastFull = Math.floor(to / HOUR_MS) * HOUR_MS
       const parts: Array<Promise<Map<string, FunnelAccumulator>>> = []
-      if (firstFull >= lastFull) parts.push(fromRawSteps(projectId, pipeline, from, to))
+      if (firstFull >= lastFull) parts.push(fromCountedSteps(projectId, pipeline, from, to))
       else {
         parts.push(fromRollup(projectId, pipeline, { from: firstFull, to: lastFull }))
-        if (from < firstFull) parts.push(fromRawSteps(projectId, pipeline, from, firstFull))
-        if (lastFull < to) parts.push(fromRawSteps(projectId, pipeline, lastFull, to))
+        if (from < firstFull) parts.push(fromCountedSteps(projectId, pipeline, from, firstFull))
+        if (lastFull < to) parts.push(fromCountedSteps(projectId, pipeline, lastFull, to))
       }
       const merged = new Map<string, FunnelAccumulator>()
       for (const part of await Promise.all(parts)) {

@@ -3,7 +3,7 @@ import type { RunCompletePayload, RunStartPayload, StepCompletePayload } from '.
 import { addContribution, emptyAccumulator, hourBucket, type FunnelAccumulator, type FunnelContribution } from '../../lib/funnel-math.ts'
 import type { Metrics } from '../../lib/metrics.ts'
 import { STEP_FACTS_COLUMNS, toStepFacts, type StepFactsRow } from '../../lib/step-facts-rows.ts'
-import type { BatchPlan, KafkaPosition, KnownCompletion, KnownRunStart, KnownState } from './batch-plan.ts'
+import type { BatchPlan, CountedStep, KafkaPosition, KnownCompletion, KnownRunStart, KnownState } from './batch-plan.ts'
 
 /** Identifies a batch marker: which consumer group consumed which partition of which topic. */
 export interface MarkerKey {
@@ -107,7 +107,10 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
     async write(plan, markers) {
       // Raw rows first: they are idempotent (same key, same position), so a crash before the
       // rollup insert below only means they are written again, identically.
+      // TRICKY: so are the funnel_steps rows of the counted steps, and they go in this phase so that
+      // every step a stored rollup delta counts has its row (the funnel's partial hours read them).
       await Promise.all([
+        insert(tables.funnelSteps, 'funnel_steps', FUNNEL_STEP_COLUMNS, plan.contributions.map(funnelStepRow)),
         insert(tables.runKeys, 'run_keys', RUN_KEY_COLUMNS, runKeyRows(plan)),
         insert(tables.runStarts, 'run_starts', RUN_START_COLUMNS, plan.runStarts.map(runStartRow)),
         insert(tables.runCompletions, 'run_completions', COMPLETION_COLUMNS, plan.completions.map(completionRow)),
@@ -161,6 +164,19 @@ export function rollupRows(contributions: readonly FunnelContribution[]): unknow
     acc.position_sum,
     0,
   ])
+}
+
+export const FUNNEL_STEP_COLUMNS = [
+  'project_id', 'pipeline', 'run_started_at', 'run_id', 'step_id', 'step_name', 'input_count', 'output_count', 'rejection_reasons',
+  'duration_ms', 'cost', 'position_ms',
+] as const
+
+/** A counted step's row of `funnel_steps` (migrations/clickhouse/0006_funnel_steps.sql), in FUNNEL_STEP_COLUMNS order. */
+export function funnelStepRow(c: CountedStep): unknown[] {
+  return [
+    c.project_id, c.pipeline, c.run_started_at, c.run_id, c.step_id, c.step_name, c.input_count, c.output_count,
+    c.rejection_reasons === null ? null : JSON.stringify(c.rejection_reasons), c.duration_ms, c.cost, c.position_ms,
+  ]
 }
 
 /** A batch marker: the rollup row with project_id = '' that says how far a partition is stored. */
