@@ -10,7 +10,7 @@ import { createMetrics } from '../lib/metrics.ts'
 import { runMigrations } from '../lib/migrate.ts'
 import type { PositionedEvent } from '../processors/positioned-events.ts'
 import { planBatch, type BatchPlan } from '../processors/runs-funnel/batch-plan.ts'
-import { createFunnelStore, FUNNEL_STEP_COLUMNS, funnelStepRow } from '../processors/runs-funnel/funnel-store.ts'
+import { createFunnelStore, FUNNEL_STEP_COLUMNS, funnelStepRow, ROLLUP_COLUMNS, rollupRows } from '../processors/runs-funnel/funnel-store.ts'
 import { createFunnelReader, type FunnelReader } from './funnel-reader.ts'
 
 // The pipeline funnel over ranges that cut through hours (whole hours from the rollup, the edges
@@ -21,10 +21,16 @@ describe('funnel reader', () => {
   const database = `sluice_funnel_${randomUUID().replaceAll('-', '').slice(0, 12)}`
   const project = randomUUID()
   const other = randomUUID()
+  // The same counts as an older Sluice stored them: hours without days (span 0), for 0007 to copy.
+  const older = randomUUID()
   const HOUR = 3_600_000
   const base = Date.UTC(2026, 10, 20, 9, 0, 0)
   const rand = prng(20261202)
-  const runs: GeneratedRun[] = Array.from({ length: 48 }, (_, i) => generateRun(rand, 'recs', base + i * 4 * 60_000 + 777))
+  // 48 runs over three hours, and 12 more over three and a half days around them.
+  const runs: GeneratedRun[] = [
+    ...Array.from({ length: 48 }, (_, i) => generateRun(rand, 'recs', base + i * 4 * 60_000 + 777)),
+    ...Array.from({ length: 12 }, (_, i) => generateRun(rand, 'recs', base - 30 * HOUR + i * 7 * HOUR + 3 * 60_000 + 5)),
+  ]
   const search: GeneratedRun[] = Array.from({ length: 5 }, (_, i) => generateRun(rand, 'search', base + i * 60_000))
   let clickhouse: ClickHouseClient
   let reader: FunnelReader
@@ -60,6 +66,12 @@ describe('funnel reader', () => {
     const replayed = plans.reduce((a, b) => (b.contributions.length > a.contributions.length ? b : a))
     expect(replayed.contributions.length).toBeGreaterThan(5)
     await clickhouse.insert({ table: tables.funnelSteps, values: replayed.contributions.map(funnelStepRow), columns: [...FUNNEL_STEP_COLUMNS], format: 'JSONCompactEachRow' })
+
+    const olderContributions = plans.flatMap((p) => p.contributions).map((c) => ({ ...c, project_id: older }))
+    const span = ROLLUP_COLUMNS.indexOf('span')
+    const hoursOnly = plans.flatMap((p) => rollupRows(p.contributions.map((c) => ({ ...c, project_id: older }))).filter((r) => r[span] === 3600).map((r) => r.with(span, 0)))
+    await clickhouse.insert({ table: tables.funnelRollup, values: hoursOnly, columns: [...ROLLUP_COLUMNS], format: 'JSONCompactEachRow' })
+    await clickhouse.insert({ table: tables.funnelSteps, values: olderContributions.map(funnelStepRow), columns: [...FUNNEL_STEP_COLUMNS], format: 'JSONCompactEachRow' })
   })
 
   afterAll(async () => {
@@ -72,7 +84,13 @@ describe('funnel reader', () => {
     ['across hours, both edges partial', base + 25 * 60_000, base + 2 * HOUR + 10 * 60_000],
     ['whole hours only', base, base + 3 * HOUR],
     ['a month around them', base - 20 * 24 * HOUR + 1, base + 10 * 24 * HOUR - 1],
+    ['three days, cutting through days and hours', base - 29 * HOUR + 17 * 60_000, base + 51 * HOUR + 7 * 60_000],
+    ['whole days only', base - 33 * HOUR, base + 63 * HOUR],
   ]
+
+  it('sums every counted step once over all time', async () => {
+    expectFunnel(await reader.pipelineFunnel(project, 'recs', {}), expectedPipelineFunnel(runs))
+  })
 
   it.each(ranges)('sums every counted step once, %s', async (_, from, to) => {
     const inRange = runs.filter((r) => r.started_at >= from && r.started_at < to)
@@ -80,10 +98,23 @@ describe('funnel reader', () => {
     expectFunnel(await reader.pipelineFunnel(project, 'recs', { from, to }), expectedPipelineFunnel(inRange))
   })
 
+  it('copies the hours stored before day rows existed into days (0007), once', async () => {
+    await clickhouse.command({ query: `ALTER TABLE ${tables.migrations} DELETE WHERE name = '0007_rollup_days.sql' SETTINGS mutations_sync = 2` })
+    const migrate = () => runMigrations({ pg: undefined, clickhouse, clickhouseDatabase: database, logger: createLogger({ level: 'silent' }) })
+    expect((await migrate()).clickhouse).toEqual(['0007_rollup_days.sql'])
+    // Applied again (a file interrupted after its copy): the copied days are not copied twice.
+    await clickhouse.command({ query: `ALTER TABLE ${tables.migrations} DELETE WHERE name = '0007_rollup_days.sql' SETTINGS mutations_sync = 2` })
+    expect((await migrate()).clickhouse).toEqual(['0007_rollup_days.sql'])
+    expectFunnel(await reader.pipelineFunnel(older, 'recs', {}), expectedPipelineFunnel(runs))
+    for (const [, from, to] of ranges) {
+      expectFunnel(await reader.pipelineFunnel(older, 'recs', { from, to }), expectedPipelineFunnel(runs.filter((r) => r.started_at >= from && r.started_at < to)))
+    }
+  })
+
   it('fills funnel_steps from the steps stored before it existed (0006), the same rows the store wrote', async () => {
     const snapshot = async () => {
       const rs = await clickhouse.query({
-        query: `SELECT * FROM ${tables.funnelSteps} FINAL ORDER BY project_id, pipeline, run_started_at, run_id, step_id`,
+        query: `SELECT * FROM ${tables.funnelSteps} FINAL WHERE project_id != '${older}' ORDER BY project_id, pipeline, run_started_at, run_id, step_id`,
         format: 'JSONEachRow',
       })
       return rs.json<Record<string, unknown>>()

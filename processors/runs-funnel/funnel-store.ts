@@ -1,6 +1,6 @@
 import type { ClickHouseClient, ClickhouseTables } from '../../lib/clickhouse.ts'
 import type { RunCompletePayload, RunStartPayload, StepCompletePayload } from '../../lib/event-types.ts'
-import { addContribution, emptyAccumulator, hourBucket, type FunnelAccumulator, type FunnelContribution } from '../../lib/funnel-math.ts'
+import { addContribution, emptyAccumulator, HOUR_MS, type FunnelAccumulator, type FunnelContribution } from '../../lib/funnel-math.ts'
 import type { Metrics } from '../../lib/metrics.ts'
 import { STEP_FACTS_COLUMNS, toStepFacts, type StepFactsRow } from '../../lib/step-facts-rows.ts'
 import type { BatchPlan, CountedStep, KafkaPosition, KnownCompletion, KnownRunStart, KnownState } from './batch-plan.ts'
@@ -132,24 +132,37 @@ export function markerName(key: MarkerKey): string {
 }
 
 export const ROLLUP_COLUMNS = [
-  'project_id', 'pipeline', 'step_name', 'bucket', 'runs', 'counted', 'input_count', 'output_count', 'dropped', 'rejection_reasons',
+  'project_id', 'pipeline', 'step_name', 'bucket', 'span', 'runs', 'counted', 'input_count', 'output_count', 'dropped', 'rejection_reasons',
   'duration_histogram', 'duration_min', 'duration_max', 'cost_sum', 'cost_count', 'position_sum', 'max_offset',
 ] as const
 
-/** Folds contributions into one row per (project, pipeline, step, hour), in ROLLUP_COLUMNS order. */
+/** A rollup row's grain (`span`, migrations/clickhouse/0007_rollup_days.sql): an hour, or the day that also counts it. */
+const SPANS = [
+  { span: 3600, ms: HOUR_MS },
+  { span: 86400, ms: 24 * HOUR_MS },
+] as const
+
+/**
+ * Folds contributions into one row per (project, pipeline, step, hour) and one per (project,
+ * pipeline, step, day), in ROLLUP_COLUMNS order: each contribution counts once at each grain.
+ */
 export function rollupRows(contributions: readonly FunnelContribution[]): unknown[][] {
-  const groups = new Map<string, { c: FunnelContribution; acc: FunnelAccumulator }>()
+  const groups = new Map<string, { c: FunnelContribution; bucket: number; span: number; acc: FunnelAccumulator }>()
   for (const c of contributions) {
-    const k = [c.project_id, c.pipeline, c.step_name, hourBucket(c.run_started_at)].join('\u0000')
-    let g = groups.get(k)
-    if (!g) groups.set(k, (g = { c, acc: emptyAccumulator() }))
-    addContribution(g.acc, c)
+    for (const { span, ms } of SPANS) {
+      const bucket = Math.floor(c.run_started_at / ms) * ms
+      const k = [c.project_id, c.pipeline, c.step_name, bucket, span].join('\u0000')
+      let g = groups.get(k)
+      if (!g) groups.set(k, (g = { c, bucket, span, acc: emptyAccumulator() }))
+      addContribution(g.acc, c)
+    }
   }
-  return [...groups.values()].map(({ c, acc }) => [
+  return [...groups.values()].map(({ c, bucket, span, acc }) => [
     c.project_id,
     c.pipeline,
     c.step_name,
-    hourBucket(c.run_started_at) / 1000,
+    bucket / 1000,
+    span,
     acc.runs,
     acc.counted,
     acc.input_count,
@@ -181,7 +194,7 @@ export function funnelStepRow(c: CountedStep): unknown[] {
 
 /** A batch marker: the rollup row with project_id = '' that says how far a partition is stored. */
 function markerRow(m: MarkerKey & { offset: number }): unknown[] {
-  return ['', '', markerName(m), 0, 0, 0, 0, 0, 0, [[], []], [[], []], null, null, 0, 0, 0, m.offset]
+  return ['', '', markerName(m), 0, 0, 0, 0, 0, 0, 0, [[], []], [[], []], null, null, 0, 0, 0, m.offset]
 }
 
 function position(row: KafkaPosition): KafkaPosition {
