@@ -251,13 +251,14 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
 
     /**
      * The run and its first `maxSteps` steps in run order; null when the project has no such run.
-     * Two point reads: embedded ClickHouse runs one query at a time, and one query joining the two
-     * cost more than both (the join's own work).
+     * Two point reads sent together: a server runs them at once, and embedded ClickHouse, which
+     * runs one query at a time, still overlaps one's decoding with the other's work. One query
+     * joining the two cost more than both (the join's own work). The steps of a run that does not
+     * exist (a 404) are an empty read.
      */
     async getRunWithSteps(projectId: string, runId: string, maxSteps: number): Promise<{ run: Run; steps: Step[] } | null> {
-      const run = await reader.getRun(projectId, runId)
-      if (!run) return null
-      return { run, steps: (await reader.listSteps(projectId, runId, { offset: 0, limit: maxSteps })).steps }
+      const [run, steps] = await Promise.all([reader.getRun(projectId, runId), reader.listSteps(projectId, runId, { offset: 0, limit: maxSteps })])
+      return run ? { run, steps: steps.steps } : null
     },
 
     /** Steps by start time, then by arrival (Kafka offset). */
