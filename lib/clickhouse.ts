@@ -88,7 +88,7 @@ export function clickhouseTables(database: string) {
     runIndex: q('run_index'),
     runOutcomes: q('run_outcomes'),
     runState: q('run_state'),
-    stepFacts: q('step_facts'),
+    funnelSteps: q('funnel_steps'),
     logs: q('logs'),
     migrations: q('schema_migrations'),
   }

@@ -110,16 +110,19 @@ export function addContribution(acc: FunnelAccumulator, c: FunnelContribution): 
   for (const [reason, n] of Object.entries(c.rejection_reasons ?? {})) {
     acc.rejection_reasons.set(reason, (acc.rejection_reasons.get(reason) ?? 0) + n)
   }
-  if (c.duration_ms !== null) {
-    const b = durationBucket(c.duration_ms)
-    acc.duration_histogram.set(b, (acc.duration_histogram.get(b) ?? 0) + 1)
-    acc.duration_min = acc.duration_min === null ? c.duration_ms : Math.min(acc.duration_min, c.duration_ms)
-    acc.duration_max = acc.duration_max === null ? c.duration_ms : Math.max(acc.duration_max, c.duration_ms)
-  }
+  if (c.duration_ms !== null) addDuration(acc, c.duration_ms)
   if (c.cost !== null) {
     acc.cost_sum += c.cost
     acc.cost_count += 1
   }
+}
+
+/** One step duration into the histogram and the observed bounds. */
+export function addDuration(acc: FunnelAccumulator, ms: number): void {
+  const b = durationBucket(ms)
+  acc.duration_histogram.set(b, (acc.duration_histogram.get(b) ?? 0) + 1)
+  acc.duration_min = acc.duration_min === null ? ms : Math.min(acc.duration_min, ms)
+  acc.duration_max = acc.duration_max === null ? ms : Math.max(acc.duration_max, ms)
 }
 
 export function mergeAccumulators(into: FunnelAccumulator, from: FunnelAccumulator): void {

@@ -2,8 +2,7 @@ import type { StepFacts } from './funnel-math.ts'
 
 /**
  * The columns of ClickHouse's `steps` table a funnel contribution needs, selected as epoch ms, and
- * their conversion to `StepFacts`. Shared by the runs-funnel processor (rollup deltas) and the
- * query API (partial hours of a pipeline funnel), which must compute the same numbers.
+ * their conversion to `StepFacts`: how the runs-funnel processor reads back the steps it stored.
  */
 export const STEP_FACTS_COLUMNS = `project_id, run_id, name,
   toUnixTimestamp64Milli(started_at) AS started_at, toUnixTimestamp64Milli(completed_at) AS completed_at,

@@ -1,12 +1,10 @@
 import type { ClickHouseClient, ClickhouseTables } from '../lib/clickhouse.ts'
-import { STEP_FACTS_COLUMNS, toStepFacts, type StepFactsRow } from '../lib/step-facts-rows.ts'
 import {
-  addContribution,
+  addDuration,
   emptyAccumulator,
   HOUR_MS,
   mergeAccumulators,
   pipelineFunnel,
-  stepContribution,
   type FunnelAccumulator,
   type PipelineFunnelEntry,
 } from '../lib/funnel-math.ts'
@@ -27,10 +25,25 @@ interface RollupRow {
   position_sum: number
 }
 
+/** One step name's sums over `funnel_steps` rows, as read. */
+interface CountedStepsRow {
+  step_name: string
+  runs: number
+  counted: number
+  input_sum: number
+  output_sum: number
+  dropped_sum: number
+  reasons: [string[], number[]]
+  durations: number[]
+  cost_sum: number
+  cost_count: number
+  position_sum: number
+}
+
 /**
- * `/pipelines/{name}/funnel`: whole hours come from the rollup the processor keeps; the partial
- * hours at the edges of `[from, to)` are computed from raw steps with the same arithmetic, so the
- * numbers are exact for any range while most of the range is never rescanned.
+ * `/pipelines/{name}/funnel`: whole days and hours come from the rollup the processor keeps (its
+ * day rows for whole days, its hour rows for the hours around them); the partial hours at the edges of `[from, to)` from the steps it counted (`funnel_steps`), summed with the
+ * same arithmetic, so the numbers are exact for any range while most of the range is never rescanned.
  */
 export function createFunnelReader(options: { client: ClickHouseClient; tables: ClickhouseTables }) {
   const { client, tables: t } = options
@@ -40,9 +53,15 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
     return rs.json<T>()
   }
 
-  async function fromRollup(projectId: string, pipeline: string, range: { from: number; to: number } | null) {
-    const where = `project_id = {p:String} AND pipeline = {n:String}
-      ${range ? "AND bucket >= toDateTime({from:UInt32}, 'UTC') AND bucket < toDateTime({to:UInt32}, 'UTC')" : ''}`
+  /** The rollup's rows of whole hours and days: `null` for all of them (every day row). */
+  async function fromRollup(projectId: string, pipeline: string, segments: readonly RollupSegment[] | null) {
+    const params: Record<string, unknown> = { p: projectId, n: pipeline }
+    const grains = (segments ?? []).map((g, i) => {
+      params[`f${i}`] = g.from / 1000
+      params[`t${i}`] = g.to / 1000
+      return `(span ${g.grain === 'day' ? '>=' : '<'} ${DAY_SPAN} AND bucket >= toDateTime({f${i}:UInt32}, 'UTC') AND bucket < toDateTime({t${i}:UInt32}, 'UTC'))`
+    })
+    const where = `project_id = {p:String} AND pipeline = {n:String} AND ${segments ? `(${grains.join(' OR ')})` : `span >= ${DAY_SPAN}`}`
     // The duration histograms are summed as (step, bucket) rows: a month of hours holds hundreds of
     // thousands of histogram entries, and a hash aggregation of them costs less than sumMap's.
     const rows = await select<RollupRow>(
@@ -58,36 +77,35 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
            ARRAY JOIN duration_histogram.1 AS b, duration_histogram.2 AS n
            WHERE ${where} GROUP BY step_name, b)
          GROUP BY step_name) AS h ON h.step_name = m.step_name`,
-      { p: projectId, n: pipeline, ...(range ? { from: range.from / 1000, to: range.to / 1000 } : {}) },
+      params,
     )
     return new Map(rows.map((r) => [r.step_name, toAccumulator(r)]))
   }
 
-  async function fromRawSteps(projectId: string, pipeline: string, from: number, to: number) {
-    // One query: the pipeline's runs that started in [from, to) are a key range of run_index (its
-    // name's term, by start time); their steps are point reads of the narrow step_facts (small granules).
-    // TRICKY: the alias must not be `started_at`: ClickHouse resolves WHERE names to SELECT aliases
-    // first, which would compare epoch milliseconds with a DateTime64 and match no run.
-    // A replayed row's second copy (until merged) is skipped with LIMIT 1 BY the key: cheaper than FINAL.
-    const runsInRange = `SELECT run_id, name AS run_name, toUnixTimestamp64Milli(started_at) AS run_started_ms FROM ${t.runIndex}
-       WHERE project_id = {p:String} AND term_kind = 'name' AND term_key = '' AND term_value = {n:String} AND name = {n:String}
-         AND started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
-       LIMIT 1 BY run_id`
-    const rows = await select<StepFactsRow & { run_name: string; run_started_ms: number }>(
-      `SELECT f.*, r.run_name AS run_name, r.run_started_ms AS run_started_ms
-       FROM (SELECT ${STEP_FACTS_COLUMNS}, step_id FROM ${t.stepFacts}
-             WHERE project_id = {p:String} AND run_id IN (SELECT run_id FROM (${runsInRange})) LIMIT 1 BY run_id, step_id) AS f
-       INNER JOIN (${runsInRange}) AS r ON r.run_id = f.run_id`,
+  async function fromCountedSteps(projectId: string, pipeline: string, from: number, to: number) {
+    // The counted steps of the pipeline's runs that started in [from, to): one key range of
+    // funnel_steps (by pipeline, then run start), summed per step name as addContribution sums
+    // them. The durations come back as they are and are bucketed here, by the code that bucketed
+    // the rollup's. A replayed row's second copy (until merged) is skipped with LIMIT 1 BY the key:
+    // cheaper than FINAL.
+    // TRICKY: no alias may be a column's name (`run_started_at`, `input_count`...): ClickHouse
+    // resolves names in WHERE and in aggregates to SELECT aliases first.
+    const rows = await select<CountedStepsRow>(
+      `SELECT step_name, count() AS runs, countIf(i IS NOT NULL AND o IS NOT NULL) AS counted,
+              sumIf(i, o IS NOT NULL) AS input_sum, sumIf(o, i IS NOT NULL) AS output_sum,
+              sumIf(greatest(i - o, 0), i IS NOT NULL AND o IS NOT NULL) AS dropped_sum,
+              sumMap(mapKeys(m), mapValues(m)) AS reasons, groupArray(d) AS durations,
+              sum(c) AS cost_sum, count(c) AS cost_count, sum(ps) AS position_sum
+       FROM (SELECT step_name, input_count AS i, output_count AS o, duration_ms AS d, cost AS c, position_ms AS ps,
+                    JSONExtract(ifNull(rejection_reasons, '{}'), 'Map(String, Int64)') AS m
+             FROM ${t.funnelSteps}
+             WHERE project_id = {p:String} AND pipeline = {n:String}
+               AND run_started_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND run_started_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+             LIMIT 1 BY run_id, step_id)
+       GROUP BY step_name`,
       { p: projectId, n: pipeline, from, to },
     )
-    const byStep = new Map<string, FunnelAccumulator>()
-    for (const row of rows) {
-      const step = toStepFacts(row)
-      let acc = byStep.get(step.name)
-      if (!acc) byStep.set(step.name, (acc = emptyAccumulator()))
-      addContribution(acc, stepContribution(step, { name: row.run_name, started_at: Number(row.run_started_ms) }))
-    }
-    return byStep
+    return new Map(rows.map((r) => [r.step_name, countedAccumulator(r)]))
   }
 
   return {
@@ -99,11 +117,11 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
       const firstFull = Math.ceil(from / HOUR_MS) * HOUR_MS
       const lastFull = Math.floor(to / HOUR_MS) * HOUR_MS
       const parts: Array<Promise<Map<string, FunnelAccumulator>>> = []
-      if (firstFull >= lastFull) parts.push(fromRawSteps(projectId, pipeline, from, to))
+      if (firstFull >= lastFull) parts.push(fromCountedSteps(projectId, pipeline, from, to))
       else {
-        parts.push(fromRollup(projectId, pipeline, { from: firstFull, to: lastFull }))
-        if (from < firstFull) parts.push(fromRawSteps(projectId, pipeline, from, firstFull))
-        if (lastFull < to) parts.push(fromRawSteps(projectId, pipeline, lastFull, to))
+        parts.push(fromRollup(projectId, pipeline, rollupSegments(firstFull, lastFull)))
+        if (from < firstFull) parts.push(fromCountedSteps(projectId, pipeline, from, firstFull))
+        if (lastFull < to) parts.push(fromCountedSteps(projectId, pipeline, lastFull, to))
       }
       const merged = new Map<string, FunnelAccumulator>()
       for (const part of await Promise.all(parts)) {
@@ -119,6 +137,43 @@ export function createFunnelReader(options: { client: ClickHouseClient; tables: 
 }
 
 export type FunnelReader = ReturnType<typeof createFunnelReader>
+
+/** Span of the rollup's day rows (0007_rollup_days.sql): rows below it are hours. */
+const DAY_SPAN = 86_400
+const DAY_MS = 24 * HOUR_MS
+
+interface RollupSegment {
+  grain: 'hour' | 'day'
+  from: number
+  to: number
+}
+
+/** Whole hours [from, to) as the fewest rollup rows: whole days as day rows, the rest as hours. */
+export function rollupSegments(from: number, to: number): RollupSegment[] {
+  const firstDay = Math.ceil(from / DAY_MS) * DAY_MS
+  const lastDay = Math.floor(to / DAY_MS) * DAY_MS
+  if (firstDay >= lastDay) return [{ grain: 'hour', from, to }]
+  return [
+    ...(from < firstDay ? [{ grain: 'hour' as const, from, to: firstDay }] : []),
+    { grain: 'day', from: firstDay, to: lastDay },
+    ...(lastDay < to ? [{ grain: 'hour' as const, from: lastDay, to }] : []),
+  ]
+}
+
+function countedAccumulator(r: CountedStepsRow): FunnelAccumulator {
+  const acc = emptyAccumulator()
+  acc.runs = Number(r.runs)
+  acc.counted = Number(r.counted)
+  acc.input_count = Number(r.input_sum)
+  acc.output_count = Number(r.output_sum)
+  acc.dropped = Number(r.dropped_sum)
+  r.reasons[0].forEach((k, i) => acc.rejection_reasons.set(k, Number(r.reasons[1][i])))
+  for (const d of r.durations) addDuration(acc, Number(d))
+  acc.cost_sum = Number(r.cost_sum)
+  acc.cost_count = Number(r.cost_count)
+  acc.position_sum = Number(r.position_sum)
+  return acc
+}
 
 function toAccumulator(r: RollupRow): FunnelAccumulator {
   return {

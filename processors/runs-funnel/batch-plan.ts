@@ -30,11 +30,17 @@ export interface KnownState {
 
 type Positioned<P> = KafkaPosition & { event: EventEnvelope & { payload: P } }
 
+/** A step's funnel contribution with the step it comes from (the key of its `funnel_steps` row). */
+export interface CountedStep extends FunnelContribution {
+  run_id: string
+  step_id: string
+}
+
 export interface BatchPlan {
   runStarts: Positioned<RunStartPayload>[]
   steps: Positioned<StepCompletePayload>[]
   completions: Positioned<RunCompletePayload>[]
-  contributions: FunnelContribution[]
+  contributions: CountedStep[]
   duplicates: number
   ignored: number
   /** What the store holds once this plan is written, as the planner knows it (for a cache of known state). */
@@ -99,7 +105,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         plan.runStarts.push(pe as Positioned<RunStartPayload>)
         plan.known.runStarts.push(rs)
         for (const step of stepsByRun.get(k) ?? []) {
-          if (before(step, rs)) plan.contributions.push(contribution(step, rs))
+          if (before(step, rs)) plan.contributions.push(counted(step, rs))
         }
         break
       }
@@ -132,7 +138,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         plan.steps.push(pe as Positioned<StepCompletePayload>)
         plan.known.steps.push(step)
         const rs = runStarts.get(key(e.project_id, p.run_id))
-        if (rs && before(rs, step)) plan.contributions.push(contribution(step, rs))
+        if (rs && before(rs, step)) plan.contributions.push(counted(step, rs))
         break
       }
       case 'run_complete': {
@@ -151,6 +157,10 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
     }
   }
   return plan
+}
+
+function counted(step: KnownStep, rs: KnownRunStart): CountedStep {
+  return { ...contribution(step, rs), run_id: step.run_id, step_id: step.step_id }
 }
 
 function key(projectId: string, id: string): string {

@@ -1,9 +1,9 @@
 import { insertCompactRows, type ClickHouseClient, type ClickhouseTables } from '../../lib/clickhouse.ts'
 import type { RunCompletePayload, RunStartPayload, StepCompletePayload } from '../../lib/event-types.ts'
-import { addContribution, emptyAccumulator, hourBucket, type FunnelAccumulator, type FunnelContribution } from '../../lib/funnel-math.ts'
+import { addContribution, emptyAccumulator, HOUR_MS, type FunnelAccumulator, type FunnelContribution } from '../../lib/funnel-math.ts'
 import type { Metrics } from '../../lib/metrics.ts'
 import { STEP_FACTS_COLUMNS, toStepFacts, type StepFactsRow } from '../../lib/step-facts-rows.ts'
-import type { BatchPlan, KafkaPosition, KnownCompletion, KnownRunStart, KnownState } from './batch-plan.ts'
+import type { BatchPlan, CountedStep, KafkaPosition, KnownCompletion, KnownRunStart, KnownState } from './batch-plan.ts'
 
 /** Identifies a batch marker: which consumer group consumed which partition of which topic. */
 export interface MarkerKey {
@@ -103,7 +103,10 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
     async write(plan, markers) {
       // Raw rows first: they are idempotent (same key, same position), so a crash before the
       // rollup insert below only means they are written again, identically.
+      // TRICKY: so are the funnel_steps rows of the counted steps, and they go in this phase so that
+      // every step a stored rollup delta counts has its row (the funnel's partial hours read them).
       await Promise.all([
+        insert(tables.funnelSteps, 'funnel_steps', FUNNEL_STEP_COLUMNS, plan.contributions.map(funnelStepRow)),
         insert(tables.runStarts, 'run_starts', RUN_START_COLUMNS, plan.runStarts.map(runStartRow)),
         insert(tables.runCompletions, 'run_completions', COMPLETION_COLUMNS, plan.completions.map(completionRow)),
         insert(tables.steps, 'steps', STEP_COLUMNS, plan.steps.map(stepRow)),
@@ -124,24 +127,37 @@ export function markerName(key: MarkerKey): string {
 }
 
 export const ROLLUP_COLUMNS = [
-  'project_id', 'pipeline', 'step_name', 'bucket', 'runs', 'counted', 'input_count', 'output_count', 'dropped', 'rejection_reasons',
+  'project_id', 'pipeline', 'step_name', 'bucket', 'span', 'runs', 'counted', 'input_count', 'output_count', 'dropped', 'rejection_reasons',
   'duration_histogram', 'duration_min', 'duration_max', 'cost_sum', 'cost_count', 'position_sum', 'max_offset',
 ] as const
 
-/** Folds contributions into one row per (project, pipeline, step, hour), in ROLLUP_COLUMNS order. */
+/** A rollup row's grain (`span`, migrations/clickhouse/0007_rollup_days.sql): an hour, or the day that also counts it. */
+const SPANS = [
+  { span: 3600, ms: HOUR_MS },
+  { span: 86400, ms: 24 * HOUR_MS },
+] as const
+
+/**
+ * Folds contributions into one row per (project, pipeline, step, hour) and one per (project,
+ * pipeline, step, day), in ROLLUP_COLUMNS order: each contribution counts once at each grain.
+ */
 export function rollupRows(contributions: readonly FunnelContribution[]): unknown[][] {
-  const groups = new Map<string, { c: FunnelContribution; acc: FunnelAccumulator }>()
+  const groups = new Map<string, { c: FunnelContribution; bucket: number; span: number; acc: FunnelAccumulator }>()
   for (const c of contributions) {
-    const k = [c.project_id, c.pipeline, c.step_name, hourBucket(c.run_started_at)].join('\u0000')
-    let g = groups.get(k)
-    if (!g) groups.set(k, (g = { c, acc: emptyAccumulator() }))
-    addContribution(g.acc, c)
+    for (const { span, ms } of SPANS) {
+      const bucket = Math.floor(c.run_started_at / ms) * ms
+      const k = [c.project_id, c.pipeline, c.step_name, bucket, span].join('\u0000')
+      let g = groups.get(k)
+      if (!g) groups.set(k, (g = { c, bucket, span, acc: emptyAccumulator() }))
+      addContribution(g.acc, c)
+    }
   }
-  return [...groups.values()].map(({ c, acc }) => [
+  return [...groups.values()].map(({ c, bucket, span, acc }) => [
     c.project_id,
     c.pipeline,
     c.step_name,
-    hourBucket(c.run_started_at) / 1000,
+    bucket / 1000,
+    span,
     acc.runs,
     acc.counted,
     acc.input_count,
@@ -158,9 +174,22 @@ export function rollupRows(contributions: readonly FunnelContribution[]): unknow
   ])
 }
 
+export const FUNNEL_STEP_COLUMNS = [
+  'project_id', 'pipeline', 'run_started_at', 'run_id', 'step_id', 'step_name', 'input_count', 'output_count', 'rejection_reasons',
+  'duration_ms', 'cost', 'position_ms',
+] as const
+
+/** A counted step's row of `funnel_steps` (migrations/clickhouse/0006_funnel_steps.sql), in FUNNEL_STEP_COLUMNS order. */
+export function funnelStepRow(c: CountedStep): unknown[] {
+  return [
+    c.project_id, c.pipeline, c.run_started_at, c.run_id, c.step_id, c.step_name, c.input_count, c.output_count,
+    c.rejection_reasons === null ? null : JSON.stringify(c.rejection_reasons), c.duration_ms, c.cost, c.position_ms,
+  ]
+}
+
 /** A batch marker: the rollup row with project_id = '' that says how far a partition is stored. */
 function markerRow(m: MarkerKey & { offset: number }): unknown[] {
-  return ['', '', markerName(m), 0, 0, 0, 0, 0, 0, [[], []], [[], []], null, null, 0, 0, 0, m.offset]
+  return ['', '', markerName(m), 0, 0, 0, 0, 0, 0, 0, [[], []], [[], []], null, null, 0, 0, 0, m.offset]
 }
 
 function position(row: KafkaPosition): KafkaPosition {
