@@ -21,6 +21,7 @@ export type FromThread =
 
 const ENTRY = new URL('./processor-thread-entry.ts', import.meta.url)
 const METRICS_TIMEOUT_MS = 2_000
+const YOUNG_GENERATION_MB = 24
 
 /**
  * Runs one processor in a worker thread of its own: its consumer group (of it alone), its stores' connections
@@ -54,7 +55,13 @@ export async function startProcessorThread(options: {
 
   function spawn(): Promise<void> {
     alive = true
-    worker = new Worker(options.entry ?? ENTRY, { workerData: { processor, config } satisfies ThreadData, name: `processor ${processor}` })
+    worker = new Worker(options.entry ?? ENTRY, {
+      workerData: { processor, config } satisfies ThreadData,
+      name: `processor ${processor}`,
+      // A young generation of 24 MiB (V8 sizes it from the process's heap, about 3 × 32 MiB here):
+      // 130-150 MiB less resident memory in a 200k catch-up at the same rate, measured alternating.
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    })
     let resolveStopped!: () => void
     stopped = new Promise((r) => (resolveStopped = r))
     return new Promise<void>((resolve, reject) => {
