@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs, promisify } from 'node:util'
 import { createClickhouseClient } from '../lib/clickhouse.ts'
+import { ensureServices } from '../scripts/local-services.ts'
 import { createCursorCodec, cursorKey } from '../query-api/cursor-codec.ts'
 import { createBenchProject } from './support/bench-projects.ts'
 import { note, runBench, type Cleanups } from './support/bench-run.ts'
@@ -79,7 +80,12 @@ async function main() {
       },
     ])
   }
+  // The local Kafka, Postgres and Redis (given by environment, or started as `npm run stack` does).
+  const services = await ensureServices()
   const env = {
+    KAFKA_BROKERS: services.kafkaBrokers,
+    DATABASE_URL: services.databaseUrl,
+    REDIS_URL: services.redisUrl,
     SLUICE_ADMIN_TOKEN: adminToken,
     SLUICE_CHDB_PATH: clickhouse.chdbPath,
     CLICKHOUSE_DATABASE: database,
