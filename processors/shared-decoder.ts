@@ -22,8 +22,8 @@ interface Entry {
 type Generation = Map<string, Array<Map<string, Entry> | undefined>>
 
 /**
- * Each processor has its own consumer group (its own lag, its own retries), so every message is
- * fetched once per group; the groups move through the log at about the same pace, so the first
+ * Each consumer group of a thread fetches every message once (its own lag, its own retries;
+ * processors that share a group share its fetch); the groups move through the log at about the same pace, so the first
  * group to reach a message decodes it and the others take the same object. `readers` says how many
  * groups of this process read that message; the entry goes when the last has taken it.
  *

@@ -5,7 +5,7 @@
  * the embedded engine's data directory is free for the query role afterwards. Prints one JSON line
  * with its figures on stdout.
  */
-import { createClickhouseClient, clickhouseTables } from '../../lib/clickhouse.ts'
+import { createClickhouseClient, clickhouseTables, insertCompactRows } from '../../lib/clickhouse.ts'
 import { createLogger } from '../../lib/logger.ts'
 import { createMetrics } from '../../lib/metrics.ts'
 import { runMigrations } from '../../lib/migrate.ts'
@@ -52,7 +52,7 @@ async function fill(o: FillOptions) {
       const plan = planBatch(events, empty)
       const s0 = performance.now()
       await store.write(plan, [])
-      await client.insert({ table: tables.logs, values: logRows, columns: [...LOG_COLUMNS], format: 'JSONCompactEachRow' })
+      await insertCompactRows(client, { table: tables.logs, columns: LOG_COLUMNS, rows: logRows })
       storeMs += performance.now() - s0
       if (runs % (o.chunkRuns * 50) === 0) process.stderr.write(`[bench] filled ${runs} runs (${Math.round((performance.now() - t0) / 1000)} s)\n`)
     }
