@@ -16,6 +16,8 @@ export interface ClickhouseOptions {
   password: string
   /** On-disk path of the embedded engine. One process owns it at a time. */
   chdbPath: string
+  /** Embedded engine only: sessions of their own that take inserts (default 1; 0: the query session). */
+  insertLanes?: number
 }
 
 /**
@@ -44,7 +46,28 @@ export function createClickhouseClient(options: ClickhouseOptions): ClickHouseCl
   const chdb = createChdbConnection({ path: options.chdbPath })
   const connection = chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
   const client = createClient({ connection, clickhouse_settings })
-  rawInserts.set(client, (params) => chdb.chdb.rawInsert(params))
+  // TRICKY: the embedded engine runs one query at a time per session (connection), and chdb's node
+  // binding runs every parameterized query of the process one at a time, whatever the session.
+  // Inserts take no parameters: on sessions of their own (same data directory, same engine) they
+  // neither wait behind the query API's reads nor make those reads wait. One lane measured best
+  // on two cores (docs/performance.md, "Insert lanes"; `npm run bench:lanes`).
+  // An empty path is a temporary directory of each session's own: no lane can share it.
+  const laneCount = options.chdbPath === '' ? 0 : (options.insertLanes ?? 1)
+  const lanes = Array.from({ length: laneCount }, () => ({ conn: createChdbConnection({ path: options.chdbPath }), busy: 0 }))
+  rawInserts.set(client, lanes.length === 0 ? (params) => chdb.chdb.rawInsert(params) : async (params) => {
+    const lane = lanes.reduce((a, b) => (b.busy < a.busy ? b : a))
+    lane.busy++
+    try {
+      return await lane.conn.chdb.rawInsert(params)
+    } finally {
+      lane.busy--
+    }
+  })
+  const close = client.close.bind(client)
+  client.close = async () => {
+    await close()
+    for (const lane of lanes) await lane.conn.close()
+  }
   return client
 }
 

@@ -79,6 +79,7 @@ export const envSchema = z.object({
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('sluice'),
   SLUICE_CHDB_PATH: z.string().default('.sluice/chdb'),
+  SLUICE_CHDB_INSERT_LANES: z.coerce.number().int().min(0).max(8).default(1),
 
   SLUICE_MAX_BODY_BYTES: positiveInt(5 * MiB),
   SLUICE_MAX_DECOMPRESSED_BYTES: positiveInt(20 * MiB),
@@ -138,6 +139,8 @@ export interface Config {
     password: string
     database: string
     chdbPath: string
+    /** Embedded engine only: sessions of their own for inserts (0: inserts share the query session). */
+    insertLanes: number
   }
   limits: {
     maxBodyBytes: number
@@ -222,6 +225,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
       password: e.CLICKHOUSE_PASSWORD,
       database: e.CLICKHOUSE_DATABASE,
       chdbPath: e.SLUICE_CHDB_PATH,
+      insertLanes: e.SLUICE_CHDB_INSERT_LANES,
     },
     limits: {
       maxBodyBytes: e.SLUICE_MAX_BODY_BYTES,
