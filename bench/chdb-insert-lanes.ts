@@ -3,8 +3,7 @@
  * One process, one fresh chdb directory, the real runs-funnel store and run reader: a writer loop
  * stores flushes of `--runs` new runs (7 events each) back to back, while `--pollers` readers each
  * ask `getRun` for a recently written run every `--poll-ms`. Prints flush and read latencies.
- * Run it once per `SLUICE_CHDB_INSERT_LANES` value (0: inserts on the query session, as before
- * 2026-12-02) and compare within the same minute:
+ * Run it once per `SLUICE_CHDB_INSERT_LANES` value (0, the default: inserts on the query session) and compare within the same minute:
  *
  *   for l in 0 1 2 0 1 2; do SLUICE_CHDB_INSERT_LANES=$l npm run bench:lanes; done
  */
@@ -37,7 +36,7 @@ const pollMs = Number(args['poll-ms'])
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-lanes-'))
 const database = 'sluice'
-const client = createClickhouseClient({ url: undefined, user: 'default', password: '', chdbPath: join(dir, 'chdb'), insertLanes: Number(process.env.SLUICE_CHDB_INSERT_LANES ?? 1) })
+const client = createClickhouseClient({ url: undefined, user: 'default', password: '', chdbPath: join(dir, 'chdb'), insertLanes: Number(process.env.SLUICE_CHDB_INSERT_LANES ?? 0) })
 const tables = clickhouseTables(database)
 await runMigrations({ pg: undefined, clickhouse: client, clickhouseDatabase: database, logger: createLogger({ level: 'silent' }) })
 const store = createFunnelStore({ client, tables, metrics: createMetrics() })
@@ -82,7 +81,7 @@ await Promise.all([writer(), ...Array.from({ length: pollers }, (_, k) => poller
 const seconds = (performance.now() - t0) / 1000
 const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!.toFixed(1)
 console.log(
-  `lanes=${process.env.SLUICE_CHDB_INSERT_LANES ?? '1 (default)'} flushes=${flushes} of ${runsPerFlush} runs in ${seconds.toFixed(1)} s; ` +
+  `lanes=${process.env.SLUICE_CHDB_INSERT_LANES ?? '0 (default)'} flushes=${flushes} of ${runsPerFlush} runs in ${seconds.toFixed(1)} s; ` +
     `flush p50 ${q(flushMs, 0.5)} p99 ${q(flushMs, 0.99)} ms; getRun (${readMs.length}, ${pollers} pollers every ${pollMs} ms) p50 ${q(readMs, 0.5)} p99 ${q(readMs, 0.99)} ms`,
 )
 await client.close()

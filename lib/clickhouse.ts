@@ -16,7 +16,7 @@ export interface ClickhouseOptions {
   password: string
   /** On-disk path of the embedded engine. One process owns it at a time. */
   chdbPath: string
-  /** Embedded engine only: sessions of their own that take inserts (default 1; 0: the query session). */
+  /** Embedded engine only: sessions of their own that take inserts (default 0: inserts share the query session). */
   insertLanes?: number
 }
 
@@ -49,10 +49,12 @@ export function createClickhouseClient(options: ClickhouseOptions): ClickHouseCl
   // TRICKY: the embedded engine runs one query at a time per session (connection), and chdb's node
   // binding runs every parameterized query of the process one at a time, whatever the session.
   // Inserts take no parameters: on sessions of their own (same data directory, same engine) they
-  // neither wait behind the query API's reads nor make those reads wait. One lane measured best
-  // on two cores (docs/performance.md, "Insert lanes"; `npm run bench:lanes`).
+  // neither wait behind the query API's reads nor make those reads wait. On two cores that made
+  // reads under write load 5-7x faster but runs 1.8x less fresh (the reads no longer wait, so they
+  // take the CPU and the parameterized lane the processors' lookups need): off by default.
+  // docs/performance.md, "Insert lanes"; `npm run bench:lanes`.
   // An empty path is a temporary directory of each session's own: no lane can share it.
-  const laneCount = options.chdbPath === '' ? 0 : (options.insertLanes ?? 1)
+  const laneCount = options.chdbPath === '' ? 0 : (options.insertLanes ?? 0)
   const lanes = Array.from({ length: laneCount }, () => ({ conn: createChdbConnection({ path: options.chdbPath }), busy: 0 }))
   rawInserts.set(client, lanes.length === 0 ? (params) => chdb.chdb.rawInsert(params) : async (params) => {
     const lane = lanes.reduce((a, b) => (b.busy < a.busy ? b : a))

@@ -79,7 +79,7 @@ export const envSchema = z.object({
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier').default('sluice'),
   SLUICE_CHDB_PATH: z.string().default('.sluice/chdb'),
-  SLUICE_CHDB_INSERT_LANES: z.coerce.number().int().min(0).max(8).default(1),
+  SLUICE_CHDB_INSERT_LANES: z.coerce.number().int().min(0).max(8).default(0),
 
   SLUICE_MAX_BODY_BYTES: positiveInt(5 * MiB),
   SLUICE_MAX_DECOMPRESSED_BYTES: positiveInt(20 * MiB),
