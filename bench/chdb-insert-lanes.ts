@@ -19,6 +19,7 @@ import type { PositionedEvent } from '../processors/positioned-events.ts'
 import { planBatch } from '../processors/runs-funnel/batch-plan.ts'
 import { createFunnelStore } from '../processors/runs-funnel/funnel-store.ts'
 import { createRunReader } from '../query-api/run-reader.ts'
+import { percentile, sleep } from './support/load.ts'
 import { runEvents, type DatasetProject } from './support/query-dataset.ts'
 
 const { values: args } = parseArgs({
@@ -36,7 +37,8 @@ const pollMs = Number(args['poll-ms'])
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-lanes-'))
 const database = 'sluice'
-const client = createClickhouseClient({ url: undefined, user: 'default', password: '', chdbPath: join(dir, 'chdb'), insertLanes: Number(process.env.SLUICE_CHDB_INSERT_LANES ?? 0) })
+const insertLanes = Number(process.env.SLUICE_CHDB_INSERT_LANES ?? 0)
+const client = createClickhouseClient({ url: undefined, user: 'default', password: '', chdbPath: join(dir, 'chdb'), insertLanes })
 const tables = clickhouseTables(database)
 await runMigrations({ pg: undefined, clickhouse: client, clickhouseDatabase: database, logger: createLogger({ level: 'silent' }) })
 const store = createFunnelStore({ client, tables, metrics: createMetrics() })
@@ -72,16 +74,16 @@ async function poller(k: number) {
       await reader.getRun(project.id, id)
       readMs.push(performance.now() - t0)
     }
-    await new Promise((r) => setTimeout(r, Math.max(0, t0 + pollMs - performance.now())))
+    await sleep(Math.max(0, t0 + pollMs - performance.now()))
   }
 }
 
 const t0 = performance.now()
 await Promise.all([writer(), ...Array.from({ length: pollers }, (_, k) => poller(k))])
 const seconds = (performance.now() - t0) / 1000
-const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!.toFixed(1)
+const q = (xs: number[], p: number) => percentile(xs, p).toFixed(1)
 console.log(
-  `lanes=${process.env.SLUICE_CHDB_INSERT_LANES ?? '0 (default)'} flushes=${flushes} of ${runsPerFlush} runs in ${seconds.toFixed(1)} s; ` +
+  `lanes=${insertLanes} flushes=${flushes} of ${runsPerFlush} runs in ${seconds.toFixed(1)} s; ` +
     `flush p50 ${q(flushMs, 0.5)} p99 ${q(flushMs, 0.99)} ms; getRun (${readMs.length}, ${pollers} pollers every ${pollMs} ms) p50 ${q(readMs, 0.5)} p99 ${q(readMs, 0.99)} ms`,
 )
 await client.close()

@@ -50,27 +50,42 @@ export function createClickhouseClient(options: ClickhouseOptions): ClickHouseCl
   // binding runs every parameterized query of the process one at a time, whatever the session.
   // Inserts take no parameters: on sessions of their own (same data directory, same engine) they
   // neither wait behind the query API's reads nor make those reads wait. On two cores that made
-  // reads under write load 5-7x faster but runs 1.8x less fresh (the reads no longer wait, so they
+  // reads under write load 6-9x faster but runs 1.8x less fresh (the reads no longer wait, so they
   // take the CPU and the parameterized lane the processors' lookups need): off by default.
   // docs/performance.md, "Insert lanes"; `npm run bench:lanes`.
   // An empty path is a temporary directory of each session's own: no lane can share it.
-  const laneCount = options.chdbPath === '' ? 0 : (options.insertLanes ?? 0)
-  const lanes = Array.from({ length: laneCount }, () => ({ conn: createChdbConnection({ path: options.chdbPath }), busy: 0 }))
-  rawInserts.set(client, lanes.length === 0 ? (params) => chdb.chdb.rawInsert(params) : async (params) => {
-    const lane = lanes.reduce((a, b) => (b.busy < a.busy ? b : a))
-    lane.busy++
-    try {
-      return await lane.conn.chdb.rawInsert(params)
-    } finally {
-      lane.busy--
-    }
-  })
+  const lanes = options.chdbPath === '' ? 0 : (options.insertLanes ?? 0)
+  if (lanes === 0) {
+    rawInserts.set(client, (params) => chdb.chdb.rawInsert(params))
+    return client
+  }
+  const pool = insertLanePool(lanes, () => createChdbConnection({ path: options.chdbPath }))
+  rawInserts.set(client, pool.insert)
   const close = client.close.bind(client)
   client.close = async () => {
     await close()
-    for (const lane of lanes) await lane.conn.close()
+    await pool.close()
   }
   return client
+}
+
+/** Sessions that take inserts, each insert on the least busy one. */
+function insertLanePool(count: number, open: () => import('chdb/connection').ChdbConnection) {
+  const lanes = Array.from({ length: count }, () => ({ conn: open(), busy: 0 }))
+  return {
+    async insert(params: Parameters<RawInsert>[0]) {
+      const lane = lanes.reduce((a, b) => (b.busy < a.busy ? b : a))
+      lane.busy++
+      try {
+        return await lane.conn.chdb.rawInsert(params)
+      } finally {
+        lane.busy--
+      }
+    },
+    async close() {
+      for (const lane of lanes) await lane.conn.close()
+    },
+  }
 }
 
 type RawInsert = (params: { table: string; columns: readonly string[]; values: Buffer; format: 'JSONCompactEachRow'; settings?: Record<string, number> }) => Promise<unknown>
