@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import { createRequire } from 'node:module'
 
 // TRICKY: chdb's native engine is loaded only by the code that opens it. A worker thread that never
@@ -43,28 +43,31 @@ export function createClickhouseClient(options: ClickhouseOptions): ClickHouseCl
   // chdb types its Connection against @clickhouse/client-common, which @clickhouse/client now
   // bundles; the two declarations are the same shape.
   const { createChdbConnection } = load('chdb/connection') as typeof import('chdb/connection')
-  const chdb = createChdbConnection({ path: options.chdbPath })
-  const connection = chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
-  const client = createClient({ connection, clickhouse_settings })
+  const open = () => createChdbConnection({ path: options.chdbPath })
+  const asConnection = (c: import('chdb/connection').ChdbConnection) => c as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+  const chdb = open()
+  const client = createClient({ connection: asConnection(chdb), clickhouse_settings })
+  // An empty path is a temporary directory of each session's own: no other session can share it.
+  const shareable = options.chdbPath !== ''
   // TRICKY: the embedded engine runs one query at a time per session (connection), and chdb's node
-  // binding runs every parameterized query of the process one at a time, whatever the session.
-  // Inserts take no parameters: on sessions of their own (same data directory, same engine) they
-  // neither wait behind the query API's reads nor make those reads wait. On two cores that made
-  // reads under write load 6-9x faster but runs 1.8x less fresh (the reads no longer wait, so they
-  // take the CPU and the parameterized lane the processors' lookups need): off by default.
-  // docs/performance.md, "Insert lanes"; `npm run bench:lanes`.
-  // An empty path is a temporary directory of each session's own: no lane can share it.
-  const lanes = options.chdbPath === '' ? 0 : (options.insertLanes ?? 0)
-  if (lanes === 0) {
-    rawInserts.set(client, (params) => chdb.chdb.rawInsert(params))
-    return client
-  }
-  const pool = insertLanePool(lanes, () => createChdbConnection({ path: options.chdbPath }))
-  rawInserts.set(client, pool.insert)
+  // binding runs every parameterized query of the process one at a time, whatever the session (it
+  // works around a race in the engine's parameter state). A query with no parameters (its values
+  // escaped into the SQL: `sqlString`) on another session runs beside them: that is the side
+  // session, for `queryPlainRows`. docs/performance.md, "A side session".
+  const side = shareable ? createClient({ connection: asConnection(open()), clickhouse_settings }) : undefined
+  if (side) sideSessions.set(client, side)
+  // Inserts take no parameters either: on sessions of their own (insert lanes) they neither wait
+  // behind the query API's reads nor make those reads wait. On two cores that made reads under
+  // write load 6-9x faster but runs 1.8x less fresh (the reads no longer wait, so they take the CPU
+  // the processors need): off by default. docs/performance.md, "Insert lanes"; `npm run bench:lanes`.
+  const lanes = shareable ? (options.insertLanes ?? 0) : 0
+  const pool = lanes > 0 ? insertLanePool(lanes, open) : undefined
+  rawInserts.set(client, pool ? pool.insert : (params) => chdb.chdb.rawInsert(params))
   const close = client.close.bind(client)
   client.close = async () => {
     await close()
-    await pool.close()
+    await side?.close()
+    await pool?.close()
   }
   return client
 }
@@ -91,6 +94,8 @@ function insertLanePool(count: number, open: () => import('chdb/connection').Chd
 type RawInsert = (params: { table: string; columns: readonly string[]; values: Buffer; format: 'JSONCompactEachRow'; settings?: Record<string, number> }) => Promise<unknown>
 // The embedded engine's own insert, per client: it takes the body as one Buffer.
 const rawInserts = new WeakMap<ClickHouseClient, RawInsert>()
+// The embedded engine's side session, per client: a client of its own on the same data directory.
+const sideSessions = new WeakMap<ClickHouseClient, ClickHouseClient>()
 const PLAIN_NAME = /^`([A-Za-z0-9_]+)`\.`([A-Za-z0-9_]+)`$/
 
 /**
@@ -112,6 +117,27 @@ export async function insertCompactRows(
   let body = ''
   for (const row of rows) body += JSON.stringify(row) + '\n'
   await raw({ table: `${name[1]}.${name[2]}`, columns, values: Buffer.from(body), format: 'JSONCompactEachRow', ...(settings ? { settings } : {}) })
+}
+
+/**
+ * A read with its values already in the SQL (escaped with `sqlString`/`sqlStrings`), as JSONEachRow
+ * rows. On the embedded engine it runs on the side session: beside the query session's work and
+ * outside chdb's process-wide queue of parameterized queries, so it waits only for other plain
+ * reads. Against a server, an ordinary query of the client.
+ */
+export async function queryPlainRows<T>(client: ClickHouseClient, sql: string, settings?: ClickHouseSettings): Promise<T[]> {
+  const rs = await (sideSessions.get(client) ?? client).query({ query: sql, format: 'JSONEachRow', ...(settings ? { clickhouse_settings: settings } : {}) })
+  return rs.json<T>()
+}
+
+/** A ClickHouse string literal: backslash and quote escaped, every other byte as it is. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`
+}
+
+/** A tuple of string literals for `IN`: `('a', 'b')`. Callers pass at least one value. */
+export function sqlStrings(values: readonly string[]): string {
+  return `(${values.map(sqlString).join(', ')})`
 }
 
 /** Fully qualified table names of one Sluice database. */

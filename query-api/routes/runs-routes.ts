@@ -57,9 +57,9 @@ export const runsRoutes: FastifyPluginAsync<{ runs: RunReader; cursors: CursorCo
   app.get<{ Params: { id: string } }>('/runs/:id/steps', { ...auth, schema: { ...runsDocs.steps, querystring: stepsQuery } }, async (request, reply) => {
     const q = parseQuery(stepsQuery, request.query)
     const offset = cursors.decode(stepCursor, q.cursor) ?? 0
-    const run = await runs.getRun(request.projectId, request.params.id)
+    // Both reads at once (run-reader.ts, getRunWithSteps): the steps of an unknown run are none.
+    const [run, page] = await Promise.all([runs.getRun(request.projectId, request.params.id), runs.listSteps(request.projectId, request.params.id, { offset, limit: q.limit })])
     if (!run) throw new NotFoundError('Run')
-    const page = await runs.listSteps(request.projectId, run.id, { offset, limit: q.limit })
     if (page.hasMore) void reply.header('link', nextLink(request.url, cursors.encode(offset + q.limit)))
     return page.steps
   })
