@@ -154,6 +154,7 @@ export function clickhouseTables(database: string) {
     runIndex: q('run_index'),
     runOutcomes: q('run_outcomes'),
     runState: q('run_state'),
+    openRuns: q('open_runs'),
     funnelSteps: q('funnel_steps'),
     logs: q('logs'),
     migrations: q('schema_migrations'),

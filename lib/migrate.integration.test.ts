@@ -59,6 +59,7 @@ describe('migrations', () => {
     expect((await tables.json<{ name: string }>()).map((t) => t.name).sort()).toEqual([
       'funnel_steps',
       'logs',
+      'open_runs',
       'pipeline_funnel_rollup',
       'run_completions',
       'run_index',
@@ -150,6 +151,26 @@ describe('migrations', () => {
       { run_id: 'new-run', status: 'completed' },
       { run_id: 'old-run', status: 'failed' },
     ])
+  })
+
+  it('lists the runs stored without a completion before open_runs existed as open (0008), and no other', async () => {
+    // Runs as an older Sluice left them: one completed, one not (its start written twice, as a replay would).
+    const start = (run: string, minute: number) =>
+      `('p8', '${run}', 'e-${run}', 'recs', map('env', 'prod'), '2026-11-01 10:0${minute}:00.000', '2026-11-01 10:0${minute}:00.020', 0, ${minute})`
+    await clickhouse.command({ query: `INSERT INTO ${dbName}.run_starts VALUES ${start('done', 1)}, ${start('open', 2)}, ${start('open', 2)}` })
+    await clickhouse.command({
+      query: `INSERT INTO ${dbName}.run_completions (project_id, run_id, event_id, status, completed_at, received_at, kafka_partition, kafka_offset)
+              VALUES ('p8', 'done', 'e-c', 'completed', '2026-11-01 10:01:05.000', now64(3), 0, 5)`,
+    })
+    await clickhouse.command({ query: `TRUNCATE TABLE ${dbName}.open_runs` })
+    await clickhouse.command({ query: `ALTER TABLE ${dbName}.schema_migrations DELETE WHERE name = '0008_open_runs.sql' SETTINGS mutations_sync = 2` })
+    const applied = await runMigrations({ pg, clickhouse, clickhouseDatabase: dbName, logger })
+    expect(applied.clickhouse).toEqual(['0008_open_runs.sql'])
+    const rs = await clickhouse.query({
+      query: `SELECT run_id, name, tags, toUnixTimestamp64Milli(started_at) AS ms FROM ${dbName}.open_runs FINAL WHERE project_id = 'p8' AND closed = 0`,
+      format: 'JSONEachRow',
+    })
+    expect(await rs.json()).toEqual([{ run_id: 'open', name: 'recs', tags: { env: 'prod' }, ms: Date.UTC(2026, 10, 1, 10, 2) }])
   })
 
   it('splits SQL files into statements and drops comments', () => {

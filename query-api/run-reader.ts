@@ -118,8 +118,10 @@ interface RunState {
  *
  * A list is one ordered read of `run_list` (every run_start, ordered by start time) or of
  * `run_index` (the same by name or tag), then one read of its runs' `run_state` (completion and
- * step totals, one small granule per run); `getRun` is one read of `run_state`. See migrations/clickhouse/0005_run_read_tables.sql. Replayed rows are skipped here
- * (LIMIT 1 BY the key, maxMap by step id) rather than with FINAL, which costs more than the read.
+ * step totals, one small granule per run); `getRun` is one read of `run_state`. See migrations/clickhouse/0005_run_read_tables.sql.
+ * Running runs are listed from `open_runs` (0008_open_runs.sql). Replayed rows are skipped here
+ * (LIMIT 1 BY the key, maxMap by step id) rather than with FINAL, which costs more than the read;
+ * `open_runs` is read with FINAL, because its closing rows replace open ones (a narrow table).
  */
 export function createRunReader(options: { client: ClickHouseClient; tables: ClickhouseTables }) {
   const { client, tables: t } = options
@@ -151,6 +153,17 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
       order = RUN_INDEX_ORDER
       where.push(firstTag ? "term_kind = 'tag' AND term_key = {tk0:String} AND term_value = {tv0:String}" : "term_kind = 'name' AND term_key = '' AND term_value = {name:String}")
     }
+    return { table, where: [...where, ...filterConditions(f, params)].join(' AND '), order }
+  }
+
+  /** The runs without a completion (`open_runs`, latest row per key), with the filter's conditions. */
+  function openSource(f: RunFilter, params: Record<string, unknown>): ListSource {
+    return { table: `${t.openRuns} FINAL`, where: ['project_id = {p:String}', 'closed = 0', ...filterConditions(f, params)].join(' AND '), order: BY_START }
+  }
+
+  /** The filter's name, tags, time range and cursor as conditions on rows that carry name and tags. */
+  function filterConditions(f: RunFilter, params: Record<string, unknown>): string[] {
+    const where: string[] = []
     if (f.name !== undefined) {
       where.push('name = {name:String}')
       params.name = f.name
@@ -169,7 +182,7 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
       params.to = f.to
     }
     if (f.before) where.push(beforeRun({ started_ms: f.before[0], run_id: f.before[1] }, params, ''))
-    return { table, where: where.join(' AND '), order }
+    return where
   }
 
   /**
@@ -198,30 +211,41 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
   }
 
   /**
-   * A page of runs with one status. COMPLETED and RUNNING pages are looked for in the next runs,
-   * in rounds of growing size (completed runs are most runs; running ones mostly the newest); when
-   * a few rounds hold too few, and always for FAILED (a minority in any healthy project), the
-   * status's set of runs from `run_outcomes` filters the ordered read. Either way the answer is
-   * exact; only its cost depends on how the statuses are spread. RUNNING means no completion yet.
+   * A page of runs with one status. RUNNING (no completion yet) reads `open_runs` in order: one read,
+   * unless some of its runs completed while their closing rows are not stored yet (their state says
+   * so, and they are skipped). COMPLETED pages are looked for in the next runs, in rounds of growing size (completed runs are
+   * most runs); when a few rounds hold too few, and always for FAILED (a minority in any healthy
+   * project), the status's set of runs from `run_outcomes` filters the ordered read. Either way the
+   * answer is exact (a run that completes between the two reads of a page is left out of it); only
+   * its cost depends on how the statuses are spread.
    */
-  async function listByStatus(projectId: string, params: Record<string, unknown>, source: ListSource, status: NonNullable<RunFilter['status']>, limit: number) {
-    const wanted = status === 'RUNNING' ? null : status.toLowerCase()
-    if (status !== 'FAILED') {
-      const found: Run[] = []
-      let cap = (limit + 1) * (status === 'RUNNING' ? 4 : 2)
-      let round = source
-      for (let read = 0; read <= (limit + 1) * STATUS_SCAN_PAGES; read += cap, cap *= 2) {
-        const candidates = await listPage(round, params, cap)
-        found.push(...(await withState(projectId, candidates)).filter((r) => r.status === status))
-        if (candidates.length < cap || found.length > limit) return found.slice(0, limit + 1)
-        round = { ...source, where: `${source.where} AND ${beforeRun(candidates[candidates.length - 1]!, params, 'round')}` }
-      }
+  async function listByStatus(projectId: string, params: Record<string, unknown>, f: RunFilter, limit: number) {
+    const status = f.status!
+    if (status === 'RUNNING') return (await scan(projectId, params, openSource(f, params), status, limit, Infinity)).found
+    const source = listSource(f, params)
+    if (status === 'COMPLETED') {
+      const { found, complete } = await scan(projectId, params, source, status, limit, (limit + 1) * STATUS_SCAN_PAGES)
+      if (complete) return found
     }
-    const inSet =
-      wanted === null
-        ? `run_id NOT IN (SELECT run_id FROM ${t.runOutcomes} WHERE project_id = {p:String})`
-        : `run_id IN (SELECT run_id FROM ${t.runOutcomes} WHERE project_id = {p:String} AND status = {status:String})`
-    return withState(projectId, await listPage({ ...source, where: `${source.where} AND ${inSet}`, order: BY_START }, { ...params, status: wanted ?? '' }, limit + 1))
+    const inSet = `run_id IN (SELECT run_id FROM ${t.runOutcomes} WHERE project_id = {p:String} AND status = {status:String})`
+    return withState(projectId, await listPage({ ...source, where: `${source.where} AND ${inSet}`, order: BY_START }, { ...params, status: status.toLowerCase() }, limit + 1))
+  }
+
+  /**
+   * The first `limit + 1` runs of `status` among the source's, read in rounds of growing size after
+   * one another; `complete` is false when `maxRead` rows were read without finding them all.
+   */
+  async function scan(projectId: string, params: Record<string, unknown>, source: ListSource, status: string, limit: number, maxRead: number) {
+    const found: Run[] = []
+    let cap = (limit + 1) * 2
+    let round = source
+    for (let read = 0; read <= maxRead; read += cap, cap *= 2) {
+      const candidates = await listPage(round, params, cap)
+      found.push(...(await withState(projectId, candidates)).filter((r) => r.status === status))
+      if (candidates.length < cap || found.length > limit) return { found: found.slice(0, limit + 1), complete: true }
+      round = { ...source, where: `${source.where} AND ${beforeRun(candidates[candidates.length - 1]!, params, 'round')}` }
+    }
+    return { found, complete: false }
   }
 
   /** The run with its state from run_state alone (no row when the project has no run_start of that id). */
@@ -234,11 +258,7 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     /** Newest first; one more row than `limit` is read to know whether a next page exists. */
     async listRuns(projectId: string, f: RunFilter): Promise<{ runs: Run[]; hasMore: boolean }> {
       const params: Record<string, unknown> = { p: projectId }
-      const source = listSource(f, params)
-      const runs =
-        f.status === undefined
-          ? await withState(projectId, await listPage(source, params, f.limit + 1))
-          : await listByStatus(projectId, params, source, f.status, f.limit)
+      const runs = f.status === undefined ? await withState(projectId, await listPage(listSource(f, params), params, f.limit + 1)) : await listByStatus(projectId, params, f, f.limit)
       return { runs: runs.slice(0, f.limit), hasMore: runs.length > f.limit }
     },
 

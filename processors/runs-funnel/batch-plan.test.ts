@@ -191,6 +191,33 @@ describe('planBatch', () => {
     expect(plan.runStarts).toHaveLength(2)
     expect(plan.duplicates).toBe(0)
   })
+
+  describe('open runs', () => {
+    const rows = (plan: ReturnType<typeof planBatch>) => plan.openRuns.map((r) => [r.run_id, r.started_at, r.closed, r.start?.event.payload.name ?? null])
+
+    it('opens a run at its run_start and closes the same key at its completion', () => {
+      const run = randomUUID()
+      const first = planBatch([runStart(run, 1), step(run, randomUUID(), 2)], none)
+      expect(rows(first)).toEqual([[run, T0, 0, 'recs']])
+      const known: KnownState = { runStarts: first.known.runStarts, steps: [], completions: [] }
+      expect(rows(planBatch([complete(run, 3)], known))).toEqual([[run, T0, 1, null]])
+    })
+
+    it('writes an open and a closing row when both come in one batch, a closed one when the completion came first', () => {
+      const a = randomUUID()
+      expect(rows(planBatch([runStart(a, 1), complete(a, 2)], none))).toEqual([[a, T0, 0, 'recs'], [a, T0, 1, null]])
+      const b = randomUUID()
+      const early = planBatch([complete(b, 1)], none)
+      expect(rows(early)).toEqual([])
+      expect(rows(planBatch([runStart(b, 2)], { ...none, completions: early.known.completions }))).toEqual([[b, T0, 1, 'recs']])
+    })
+
+    it('writes nothing for a duplicate run_start or completion', () => {
+      const run = randomUUID()
+      const first = planBatch([runStart(run, 1), complete(run, 2)], none)
+      expect(rows(planBatch([runStart(run, 5), complete(run, 6)], first.known))).toEqual([])
+    })
+  })
 })
 
 /** The row `step(runId, stepId, offset)` leaves in the store. */

@@ -36,11 +36,25 @@ export interface CountedStep extends FunnelContribution {
   step_id: string
 }
 
+/**
+ * A row of `open_runs` (migrations/clickhouse/0008_open_runs.sql): a run that has started and not
+ * completed (closed = 0), or the closing row of that key once it has both (closed = 1).
+ */
+export interface OpenRunRow {
+  project_id: string
+  run_id: string
+  started_at: number
+  closed: 0 | 1
+  /** The run_start's event, for the name, tags and arrival of an open row. */
+  start: Positioned<RunStartPayload> | null
+}
+
 export interface BatchPlan {
   runStarts: Positioned<RunStartPayload>[]
   steps: Positioned<StepCompletePayload>[]
   completions: Positioned<RunCompletePayload>[]
   contributions: CountedStep[]
+  openRuns: OpenRunRow[]
   duplicates: number
   ignored: number
   /** What the store holds once this plan is written, as the planner knows it (for a cache of known state). */
@@ -78,6 +92,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
     steps: [],
     completions: [],
     contributions: [],
+    openRuns: [],
     duplicates: 0,
     ignored: 0,
     known: { runStarts: [], steps: [], completions: [] },
@@ -104,6 +119,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         runStarts.set(k, rs)
         plan.runStarts.push(pe as Positioned<RunStartPayload>)
         plan.known.runStarts.push(rs)
+        plan.openRuns.push({ project_id: rs.project_id, run_id: rs.run_id, started_at: rs.started_at, closed: completions.has(k) ? 1 : 0, start: pe as Positioned<RunStartPayload> })
         for (const step of stepsByRun.get(k) ?? []) {
           if (before(step, rs)) plan.contributions.push(counted(step, rs))
         }
@@ -149,6 +165,8 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         }
         completions.set(k, pe)
         plan.completions.push(pe as Positioned<RunCompletePayload>)
+        const rs = runStarts.get(k)
+        if (rs) plan.openRuns.push({ project_id: rs.project_id, run_id: rs.run_id, started_at: rs.started_at, closed: 1, start: null })
         plan.known.completions.push({ project_id: e.project_id, run_id: e.payload.run_id, partition: pe.partition, offset: pe.offset })
         break
       }

@@ -3,7 +3,7 @@ import type { RunCompletePayload, RunStartPayload, StepCompletePayload } from '.
 import { addContribution, emptyAccumulator, HOUR_MS, type FunnelAccumulator, type FunnelContribution } from '../../lib/funnel-math.ts'
 import type { Metrics } from '../../lib/metrics.ts'
 import { STEP_FACTS_COLUMNS, toStepFacts, type StepFactsRow } from '../../lib/step-facts-rows.ts'
-import type { BatchPlan, CountedStep, KafkaPosition, KnownCompletion, KnownRunStart, KnownState } from './batch-plan.ts'
+import type { BatchPlan, CountedStep, KafkaPosition, KnownCompletion, KnownRunStart, KnownState, OpenRunRow } from './batch-plan.ts'
 
 /** Identifies a batch marker: which consumer group consumed which partition of which topic. */
 export interface MarkerKey {
@@ -104,6 +104,7 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
         insert(tables.runStarts, 'run_starts', RUN_START_COLUMNS, plan.runStarts.map(runStartRow)),
         insert(tables.runCompletions, 'run_completions', COMPLETION_COLUMNS, plan.completions.map(completionRow)),
         insert(tables.steps, 'steps', STEP_COLUMNS, plan.steps.map(stepRow)),
+        insert(tables.openRuns, 'open_runs', OPEN_RUN_COLUMNS, plan.openRuns.map(openRunRow)),
       ])
       // A batch that counts nothing needs no marker: replaying it changes nothing (its rows are
       // idempotent), so the resume point may stay where the last counting batch left it.
@@ -207,6 +208,14 @@ export const COMPLETION_COLUMNS = [
 export function completionRow({ event: e, partition, offset }: Row<RunCompletePayload>): unknown[] {
   const p = e.payload
   return [e.project_id, p.run_id, e.id, p.status, p.completed_at ?? e.timestamp, p.error, p.total_cost, e.received_at, partition, offset]
+}
+
+export const OPEN_RUN_COLUMNS = ['project_id', 'started_at', 'run_id', 'closed', 'name', 'tags', 'received_at'] as const
+
+/** A row of `open_runs`, in OPEN_RUN_COLUMNS order: a closing row carries only its key. */
+export function openRunRow(r: OpenRunRow): unknown[] {
+  const e = r.start?.event
+  return [r.project_id, r.started_at, r.run_id, r.closed, e?.payload.name ?? '', e?.payload.tags ?? {}, e?.received_at ?? r.started_at]
 }
 
 export const STEP_COLUMNS = [
