@@ -1,4 +1,4 @@
-import { insertCompactRows, queryPlainRows, sqlString, sqlStrings, type ClickHouseClient, type ClickhouseTables } from '../../lib/clickhouse.ts'
+import { insertCompactRows, type ClickHouseClient, type ClickhouseTables } from '../../lib/clickhouse.ts'
 import type { RunCompletePayload, RunStartPayload, StepCompletePayload } from '../../lib/event-types.ts'
 import { addContribution, emptyAccumulator, HOUR_MS, type FunnelAccumulator, type FunnelContribution } from '../../lib/funnel-math.ts'
 import type { Metrics } from '../../lib/metrics.ts'
@@ -33,10 +33,13 @@ const INSERT_SETTINGS = { input_format_parallel_parsing: 0 } as const
 export function createFunnelStore(options: { client: ClickHouseClient; tables: ClickhouseTables; metrics: Metrics }): FunnelStore {
   const { client, tables, metrics } = options
 
-  // TRICKY: the store's reads carry their values in the SQL (escaped literals), not as parameters:
-  // on the embedded engine they then run beside its writes, not in the queue of the query API's
-  // parameterized reads (lib/clickhouse.ts, queryPlainRows).
-  const select = <T>(query: string) => queryPlainRows<T>(client, query)
+  // TRICKY: parameters, not values escaped into the SQL (lib/clickhouse.ts, queryPlainRows): a flush
+  // asks about thousands of runs, and as literals the engine parsed them at a cost that made a
+  // catch-up 20 % slower (docs/performance.md, "A side session").
+  async function select<T>(query: string, params: Record<string, unknown>): Promise<T[]> {
+    const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' })
+    return rs.json<T>()
+  }
 
   async function insert(table: string, label: string, columns: readonly string[], values: readonly unknown[][]): Promise<void> {
     if (values.length === 0) return
@@ -49,7 +52,8 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
     async readMarker(key) {
       const rows = await select<{ o: number; n: number }>(
         `SELECT max(max_offset) AS o, count() AS n FROM ${tables.funnelRollup}
-         WHERE project_id = '' AND pipeline = '' AND step_name = ${sqlString(markerName(key))}`,
+         WHERE project_id = '' AND pipeline = '' AND step_name = {k:String}`,
+        { k: markerName(key) },
       )
       const row = rows[0]
       return row && Number(row.n) > 0 ? Number(row.o) : null
@@ -62,24 +66,29 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
       // holds, and only those are read from the wide tables. (Until 2026-12 a table of its own,
       // run_keys, written with the raw rows, did this; it is no longer written.)
       const held = await select<{ run_id: string }>(
-        `SELECT DISTINCT run_id FROM ${tables.runState} WHERE project_id IN ${sqlStrings(projectIds)} AND run_id IN ${sqlStrings(wanted)}`,
+        `SELECT DISTINCT run_id FROM ${tables.runState} WHERE project_id IN {p:Array(String)} AND run_id IN {r:Array(String)}`,
+        { p: projectIds, r: wanted },
       )
       const runIds = held.map((h) => h.run_id)
       if (runIds.length === 0) return { runStarts: [], steps: [], completions: [] }
-      const where = `project_id IN ${sqlStrings(projectIds)} AND run_id IN ${sqlStrings(runIds)}`
+      const params = { p: projectIds, r: runIds }
+      const where = 'project_id IN {p:Array(String)} AND run_id IN {r:Array(String)}'
       const [runStarts, steps, completions] = await Promise.all([
         select<KnownRunStart>(
           `SELECT project_id, run_id, name, toUnixTimestamp64Milli(started_at) AS started_at,
                   kafka_partition AS partition, kafka_offset AS offset
            FROM ${tables.runStarts} WHERE ${where}`,
+          params,
         ),
         select<StepFactsRow & KafkaPosition & { step_id: string }>(
           `SELECT ${STEP_FACTS_COLUMNS}, step_id, kafka_partition AS partition, kafka_offset AS offset
            FROM ${tables.steps} WHERE ${where}`,
+          params,
         ),
         select<KnownCompletion>(
           `SELECT project_id, run_id, kafka_partition AS partition, kafka_offset AS offset
            FROM ${tables.runCompletions} WHERE ${where}`,
+          params,
         ),
       ])
       return {
