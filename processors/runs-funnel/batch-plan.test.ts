@@ -203,13 +203,21 @@ describe('planBatch', () => {
       expect(rows(planBatch([complete(run, 3)], known))).toEqual([[run, T0, 1, null]])
     })
 
-    it('writes an open and a closing row when both come in one batch, a closed one when the completion came first', () => {
+    it('writes no row for a run that starts and completes in one batch, whichever comes first', () => {
       const a = randomUUID()
-      expect(rows(planBatch([runStart(a, 1), complete(a, 2)], none))).toEqual([[a, T0, 0, 'recs'], [a, T0, 1, null]])
+      expect(rows(planBatch([runStart(a, 1), step(a, randomUUID(), 2), complete(a, 3)], none))).toEqual([])
       const b = randomUUID()
       const early = planBatch([complete(b, 1)], none)
       expect(rows(early)).toEqual([])
-      expect(rows(planBatch([runStart(b, 2)], { ...none, completions: early.known.completions }))).toEqual([[b, T0, 1, 'recs']])
+      expect(rows(planBatch([runStart(b, 2)], { ...none, completions: early.known.completions }))).toEqual([])
+    })
+
+    it('closes a run whose start the store holds already, even when this batch replays that start', () => {
+      const run = randomUUID()
+      const first = planBatch([runStart(run, 1)], none)
+      expect(rows(first)).toEqual([[run, T0, 0, 'recs']])
+      // A retry that fetched more: the same start (same position) and now the completion.
+      expect(rows(planBatch([runStart(run, 1), complete(run, 2)], first.known))).toEqual([[run, T0, 1, null]])
     })
 
     it('writes nothing for a duplicate run_start or completion', () => {

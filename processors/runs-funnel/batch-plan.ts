@@ -98,6 +98,9 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
     known: { runStarts: [], steps: [], completions: [] },
   }
   const sorted = [...events].sort((a, b) => a.partition - b.partition || a.offset - b.offset)
+  const startedBefore = new Set(runStarts.keys())
+  const startsHere = new Map<string, Positioned<RunStartPayload>>()
+  const completionsHere = new Set<string>()
 
   for (const pe of sorted) {
     const e = pe.event
@@ -119,7 +122,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         runStarts.set(k, rs)
         plan.runStarts.push(pe as Positioned<RunStartPayload>)
         plan.known.runStarts.push(rs)
-        plan.openRuns.push({ project_id: rs.project_id, run_id: rs.run_id, started_at: rs.started_at, closed: completions.has(k) ? 1 : 0, start: pe as Positioned<RunStartPayload> })
+        startsHere.set(k, pe as Positioned<RunStartPayload>)
         for (const step of stepsByRun.get(k) ?? []) {
           if (before(step, rs)) plan.contributions.push(counted(step, rs))
         }
@@ -165,8 +168,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         }
         completions.set(k, pe)
         plan.completions.push(pe as Positioned<RunCompletePayload>)
-        const rs = runStarts.get(k)
-        if (rs) plan.openRuns.push({ project_id: rs.project_id, run_id: rs.run_id, started_at: rs.started_at, closed: 1, start: null })
+        completionsHere.add(k)
         plan.known.completions.push({ project_id: e.project_id, run_id: e.payload.run_id, partition: pe.partition, offset: pe.offset })
         break
       }
@@ -174,7 +176,34 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         plan.ignored++
     }
   }
+  plan.openRuns = openRunRows(runStarts, completions, startedBefore, startsHere, completionsHere)
   return plan
+}
+
+/**
+ * The `open_runs` rows of a batch. A run whose start this batch stores opens, unless its completion
+ * is stored too by the end of the batch; a run with both gets a closing row only if an open row may
+ * exist already: its start was stored before this batch (this batch's own start row then being a
+ * replay, or absent). A run that starts and completes within the batch, its start new to the store,
+ * needs no row at all (most runs, under load).
+ */
+function openRunRows(
+  runStarts: ReadonlyMap<string, KnownRunStart>,
+  completions: ReadonlyMap<string, unknown>,
+  startedBefore: ReadonlySet<string>,
+  startsHere: ReadonlyMap<string, Positioned<RunStartPayload>>,
+  completionsHere: ReadonlySet<string>,
+): OpenRunRow[] {
+  const rows: OpenRunRow[] = []
+  for (const k of new Set([...startsHere.keys(), ...completionsHere])) {
+    const rs = runStarts.get(k)
+    if (!rs) continue
+    const start = startsHere.get(k) ?? null
+    const row = { project_id: rs.project_id, run_id: rs.run_id, started_at: rs.started_at }
+    if (!completions.has(k)) rows.push({ ...row, closed: 0, start })
+    else if (startedBefore.has(k)) rows.push({ ...row, closed: 1, start: null })
+  }
+  return rows
 }
 
 function counted(step: KnownStep, rs: KnownRunStart): CountedStep {
