@@ -3,10 +3,12 @@
 -- through the newest runs and then through every completion of the project: 120-170 ms at 100k runs,
 -- growing with the project).
 -- The runs-funnel processor writes it, in the same phase as the raw rows (a view cannot: a
--- completion's row needs its run's start time, which the completion does not carry):
---   closed = 0  with a run's first run_start, when its completion is not stored yet;
---   closed = 1  with the same key, once the run has both its start and its completion (at whichever
---               comes second, or at the run_start when the completion came first).
+-- completion's row needs its run's start time, which the completion does not carry;
+-- processors/runs-funnel/batch-plan.ts, openRunRows):
+--   closed = 0  when a batch stores a run's start and, by its end, no completion of the run;
+--   closed = 1  with the same key when a batch stores the completion of a run whose start was
+--               stored by an earlier batch (so an open row may exist).
+-- A run that starts and completes within one batch (most runs under load) gets no row.
 -- ReplacingMergeTree(closed) keeps the closed row of a key; reads take `FINAL` and `closed = 0`, so a
 -- run is listed until its closing row lands, whether or not the two rows have merged. A replayed
 -- batch writes identical rows. Closed rows carry only their key (a filter on name or tags never
