@@ -53,7 +53,7 @@ export function createClickhouseClient(options: ClickhouseOptions): ClickHouseCl
   // binding runs every parameterized query of the process one at a time, whatever the session (it
   // works around a race in the engine's parameter state). A query with no parameters (its values
   // escaped into the SQL: `sqlString`) on another session runs beside them: that is the side
-  // session, for `queryPlainRows`. docs/performance.md, "A side session".
+  // session, for `queryPlainRows`. docs/performance.md, "a side session for plain reads".
   const side = shareable ? createClient({ connection: asConnection(open()), clickhouse_settings }) : undefined
   if (side) sideSessions.set(client, side)
   // Inserts take no parameters either: on sessions of their own (insert lanes) they neither wait
