@@ -224,7 +224,11 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     if (status === 'RUNNING') return (await scan(projectId, params, openSource(f, params), status, limit, Infinity)).found
     const source = listSource(f, params)
     if (status === 'COMPLETED') {
-      const { found, complete } = await scan(projectId, params, source, status, limit, (limit + 1) * STATUS_SCAN_PAGES)
+      // Running runs gather among the newest: leave the open ones out of the rounds, or a page can
+      // take several (at 1M runs the newest page took two rounds, 114 ms p99). A run whose closing
+      // row is not stored yet is left out until it is (the same write of its flush).
+      const closed = { ...source, where: `${source.where} AND run_id NOT IN (SELECT run_id FROM ${t.openRuns} FINAL WHERE project_id = {p:String} AND closed = 0)` }
+      const { found, complete } = await scan(projectId, params, closed, status, limit, (limit + 1) * STATUS_SCAN_PAGES)
       if (complete) return found
     }
     const inSet = `run_id IN (SELECT run_id FROM ${t.runOutcomes} WHERE project_id = {p:String} AND status = {status:String})`
