@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
+import { createClient, type ClickHouseClient } from '@clickhouse/client'
 import { createRequire } from 'node:module'
 
 // TRICKY: chdb's native engine is loaded only by the code that opens it. A worker thread that never
@@ -120,24 +120,19 @@ export async function insertCompactRows(
 }
 
 /**
- * A read with its values already in the SQL (escaped with `sqlString`/`sqlStrings`), as JSONEachRow
+ * A read with its values already in the SQL (escaped with `sqlString`), as JSONEachRow
  * rows. On the embedded engine it runs on the side session: beside the query session's work and
  * outside chdb's process-wide queue of parameterized queries, so it waits only for other plain
  * reads. Against a server, an ordinary query of the client.
  */
-export async function queryPlainRows<T>(client: ClickHouseClient, sql: string, settings?: ClickHouseSettings): Promise<T[]> {
-  const rs = await (sideSessions.get(client) ?? client).query({ query: sql, format: 'JSONEachRow', ...(settings ? { clickhouse_settings: settings } : {}) })
+export async function queryPlainRows<T>(client: ClickHouseClient, sql: string): Promise<T[]> {
+  const rs = await (sideSessions.get(client) ?? client).query({ query: sql, format: 'JSONEachRow' })
   return rs.json<T>()
 }
 
 /** A ClickHouse string literal: backslash and quote escaped, every other byte as it is. */
 export function sqlString(value: string): string {
   return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`
-}
-
-/** A tuple of string literals for `IN`: `('a', 'b')`. Callers pass at least one value. */
-export function sqlStrings(values: readonly string[]): string {
-  return `(${values.map(sqlString).join(', ')})`
 }
 
 /** Fully qualified table names of one Sluice database. */

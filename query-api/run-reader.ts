@@ -119,7 +119,8 @@ interface RunState {
  * A list is one ordered read of `run_list` (every run_start, ordered by start time) or of
  * `run_index` (the same by name or tag), then one read of its runs' `run_state` (completion and
  * step totals, one small granule per run); `getRun` is one read of `run_state`. See migrations/clickhouse/0005_run_read_tables.sql.
- * Running runs are listed from `open_runs` (0008_open_runs.sql). Replayed rows are skipped here
+ * Status pages use `open_runs` (0008_open_runs.sql): running runs are read from it, completed ones
+ * read without its runs. Replayed rows are skipped here
  * (LIMIT 1 BY the key, maxMap by step id) rather than with FINAL, which costs more than the read;
  * `open_runs` is read with FINAL, because its closing rows replace open ones (a narrow table).
  */
@@ -213,13 +214,15 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
   /**
    * A page of runs with one status. RUNNING (no completion yet) reads `open_runs` in order: one read,
    * unless some of its runs completed while their closing rows are not stored yet (their state says
-   * so, and they are skipped). COMPLETED pages are looked for in the next runs, in rounds of growing size (completed runs are
-   * most runs); when a few rounds hold too few, and always for FAILED (a minority in any healthy
-   * project), the status's set of runs from `run_outcomes` filters the ordered read. Either way the
-   * answer is exact (a run that completes between the two reads of a page is left out of it); only
-   * its cost depends on how the statuses are spread.
+   * so, and they are skipped). COMPLETED pages are looked for in the next runs that are not open,
+   * in rounds of growing size (completed runs are most of the rest); when a few rounds hold too few,
+   * and always for FAILED (a minority in any healthy project), the status's set of runs from
+   * `run_outcomes` filters the ordered read. Either way the answer is exact (a run that completes
+   * between the two reads of a page is left out of it); only its cost depends on how the statuses
+   * are spread.
    */
-  async function listByStatus(projectId: string, params: Record<string, unknown>, f: RunFilter, limit: number) {
+  async function listByStatus(projectId: string, params: Record<string, unknown>, f: RunFilter) {
+    const { limit } = f
     const status = f.status!
     if (status === 'RUNNING') return (await scan(projectId, params, openSource(f, params), status, limit, Infinity)).found
     const source = listSource(f, params)
@@ -262,7 +265,7 @@ export function createRunReader(options: { client: ClickHouseClient; tables: Cli
     /** Newest first; one more row than `limit` is read to know whether a next page exists. */
     async listRuns(projectId: string, f: RunFilter): Promise<{ runs: Run[]; hasMore: boolean }> {
       const params: Record<string, unknown> = { p: projectId }
-      const runs = f.status === undefined ? await withState(projectId, await listPage(listSource(f, params), params, f.limit + 1)) : await listByStatus(projectId, params, f, f.limit)
+      const runs = f.status === undefined ? await withState(projectId, await listPage(listSource(f, params), params, f.limit + 1)) : await listByStatus(projectId, params, f)
       return { runs: runs.slice(0, f.limit), hasMore: runs.length > f.limit }
     },
 

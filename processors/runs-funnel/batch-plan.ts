@@ -98,9 +98,6 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
     known: { runStarts: [], steps: [], completions: [] },
   }
   const sorted = [...events].sort((a, b) => a.partition - b.partition || a.offset - b.offset)
-  const startedBefore = new Set(runStarts.keys())
-  const startsHere = new Map<string, Positioned<RunStartPayload>>()
-  const completionsHere = new Set<string>()
 
   for (const pe of sorted) {
     const e = pe.event
@@ -122,7 +119,6 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         runStarts.set(k, rs)
         plan.runStarts.push(pe as Positioned<RunStartPayload>)
         plan.known.runStarts.push(rs)
-        startsHere.set(k, pe as Positioned<RunStartPayload>)
         for (const step of stepsByRun.get(k) ?? []) {
           if (before(step, rs)) plan.contributions.push(counted(step, rs))
         }
@@ -168,7 +164,6 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         }
         completions.set(k, pe)
         plan.completions.push(pe as Positioned<RunCompletePayload>)
-        completionsHere.add(k)
         plan.known.completions.push({ project_id: e.project_id, run_id: e.payload.run_id, partition: pe.partition, offset: pe.offset })
         break
       }
@@ -176,7 +171,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
         plan.ignored++
     }
   }
-  plan.openRuns = openRunRows(runStarts, completions, startedBefore, startsHere, completionsHere)
+  plan.openRuns = openRunRows(plan, known, runStarts, completions)
   return plan
 }
 
@@ -187,20 +182,16 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
  * replay, or absent). A run that starts and completes within the batch, its start new to the store,
  * needs no row at all (most runs, under load).
  */
-function openRunRows(
-  runStarts: ReadonlyMap<string, KnownRunStart>,
-  completions: ReadonlyMap<string, unknown>,
-  startedBefore: ReadonlySet<string>,
-  startsHere: ReadonlyMap<string, Positioned<RunStartPayload>>,
-  completionsHere: ReadonlySet<string>,
-): OpenRunRow[] {
+function openRunRows(plan: BatchPlan, known: KnownState, runStarts: ReadonlyMap<string, KnownRunStart>, completions: ReadonlyMap<string, unknown>): OpenRunRow[] {
+  const startedBefore = new Set(known.runStarts.map((r) => key(r.project_id, r.run_id)))
+  const startsHere = new Map(plan.runStarts.map((pe) => [key(pe.event.project_id, pe.event.payload.run_id), pe]))
+  const touched = new Set([...startsHere.keys(), ...plan.completions.map((pe) => key(pe.event.project_id, pe.event.payload.run_id))])
   const rows: OpenRunRow[] = []
-  for (const k of new Set([...startsHere.keys(), ...completionsHere])) {
+  for (const k of touched) {
     const rs = runStarts.get(k)
     if (!rs) continue
-    const start = startsHere.get(k) ?? null
     const row = { project_id: rs.project_id, run_id: rs.run_id, started_at: rs.started_at }
-    if (!completions.has(k)) rows.push({ ...row, closed: 0, start })
+    if (!completions.has(k)) rows.push({ ...row, closed: 0, start: startsHere.get(k) ?? null })
     else if (startedBefore.has(k)) rows.push({ ...row, closed: 1, start: null })
   }
   return rows
