@@ -7,7 +7,7 @@
  *
  *   for l in 0 1 2 0 1 2; do SLUICE_CHDB_INSERT_LANES=$l npm run bench:lanes; done
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -19,6 +19,7 @@ import type { PositionedEvent } from '../processors/positioned-events.ts'
 import { planBatch } from '../processors/runs-funnel/batch-plan.ts'
 import { createFunnelStore } from '../processors/runs-funnel/funnel-store.ts'
 import { createRunReader } from '../query-api/run-reader.ts'
+import { removeBenchData } from './support/file-churn.ts'
 import { percentile, sleep } from './support/load.ts'
 import { runEvents, type DatasetProject } from './support/query-dataset.ts'
 
@@ -87,4 +88,4 @@ console.log(
     `flush p50 ${q(flushMs, 0.5)} p99 ${q(flushMs, 0.99)} ms; getRun (${readMs.length}, ${pollers} pollers every ${pollMs} ms) p50 ${q(readMs, 0.5)} p99 ${q(readMs, 0.99)} ms`,
 )
 await client.close()
-rmSync(dir, { recursive: true, force: true })
+removeBenchData(dir)

@@ -20,7 +20,7 @@
  *    run_complete to GET /runs/{id} showing COMPLETED.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -32,6 +32,7 @@ import { ensureServices, type ServiceUrls } from '../scripts/local-services.ts'
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile-summary.ts'
 import { freshnessFigures, measureFreshness, warmUpPipeline } from './support/freshness.ts'
 import { closedLoop, createHttpClient, openLoop, percentile, type WindowResult } from './support/load.ts'
+import { removeBenchData } from './support/file-churn.ts'
 import { cpuShares, cpuSnapshot, cpuUsed, describeMachine, localKafkaPid, type CpuSnapshot } from './support/machine.ts'
 import { startSluiceChild, type SluiceChild } from './support/sluice-child.ts'
 import { chunk, generateRuns, toHttpBatch, toKafkaMessages, type HttpBatch } from './support/workload.ts'
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'))
   cleanups.push([
     'temporary directory',
-    async () => (args.keep || childDied ? note(`kept ${tmp}`) : rmSync(tmp, { recursive: true, force: true })),
+    async () => (args.keep || childDied ? note(`kept ${tmp}`) : removeBenchData(tmp)),
   ])
   const topics = [`bench.events.${id}`, `bench.events.${id}.dlq`, `bench.fresh.${id}`, `bench.fresh.${id}.dlq`]
   // Every consumer group of the processor role, unique to this run (see lib/config.ts).

@@ -17,7 +17,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -36,6 +36,8 @@ import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile-summary
 import { bareConsume } from './support/bare-consumer.ts'
 import { bareInsert, buildRows } from './support/bare-insert.ts'
 import { BENCH_AUDIT, createBenchProject, createBenchReactions, type BenchProject } from './support/bench-projects.ts'
+import { describeFilesystem, recentCleanupWarning, removeBenchData } from './support/file-churn.ts'
+import { insertTimesBetween, insertTotals } from './support/insert-times.ts'
 import { freshnessFigures, measureFreshness, warmUpPipeline } from './support/freshness.ts'
 import { groupLags, waitForZeroLag } from './support/group-lag.ts'
 import { createHttpClient, percentile, type HttpClient } from './support/load.ts'
@@ -87,6 +89,9 @@ async function main(): Promise<void> {
   const started = Date.now()
   out('# Sluice processor catch-up and freshness')
   for (const line of describeMachine({ externalKafka: Boolean(process.env.KAFKA_BROKERS) })) out(line)
+  out(`data:    ${describeFilesystem(os.tmpdir())}`)
+  const churn = recentCleanupWarning()
+  if (churn) out(`warning: ${churn}`)
   out(`commit:  ${gitCommit()}`)
   out('note:    bench client, Kafka broker and the processor child (with its embedded chdb) share these cores')
   out()
@@ -95,7 +100,7 @@ async function main(): Promise<void> {
   const id = randomUUID().slice(0, 8)
   const adminToken = randomBytes(24).toString('base64url')
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-processor-'))
-  cleanups.push(['temporary directory', async () => (args.keep ? note(`kept ${tmp}`) : rmSync(tmp, { recursive: true, force: true }))])
+  cleanups.push(['temporary directory', async () => (args.keep ? note(`kept ${tmp}`) : removeBenchData(tmp))])
   const topic = `bench.processor.${id}`
   const deadLetterTopic = `${topic}.dlq`
   const groups = {
@@ -197,8 +202,9 @@ async function main(): Promise<void> {
   const insertCpu0 = cpuSeconds(process.pid)!
   const inserted = await bareInsert(clickhouse, clickhouseTables('sluice'), rows, ROWS_PER_INSERT)
   const insertCpu = cpuSeconds(process.pid)! - insertCpu0
+  // TRICKY: its files stay until the end (with the temporary directory): removing them here would
+  // slow the processor child's file creation (support/file-churn.ts).
   await clickhouse.close()
-  rmSync(chdbDir, { recursive: true, force: true })
   const rowCount = rows.runStarts.length + rows.steps.length + rows.completions.length + rows.logs.length
 
   // 4. The processor.
@@ -338,9 +344,11 @@ async function freshness(o: {
   const lagText = (lags: Map<string, number> | undefined) => (lags ? o.groupNames.map((g) => f(lags.get(g) ?? Number.NaN)).join(' / ') : '-')
   const lines: string[] = []
   const cpuLines: string[] = []
+  const insertLines: string[] = []
   for (const [i, rate] of FRESHNESS_RATES.entries()) {
     note(`freshness: offering ${rate} events/s for ${FRESHNESS_MS / 1000} s`)
     const before = cpuSnapshot(pids)
+    const insertsBefore = await insertTotals(o.queryHttp)
     const t0 = performance.now()
     let lagAtEnd: Map<string, number> | undefined
     const r = await measureFreshness({
@@ -354,7 +362,9 @@ async function freshness(o: {
       sampleTimeoutMs: SAMPLE_TIMEOUT_MS,
       seed: 20261202 + i,
       onLoadEnd: async () => {
-        cpuLines.push(`  ${f(rate).padStart(6)} ev/s offered: ${cpuShares([[before, cpuSnapshot(pids)]], (performance.now() - t0) / 1000)}`)
+        const seconds = (performance.now() - t0) / 1000
+        cpuLines.push(`  ${f(rate).padStart(6)} ev/s offered: ${cpuShares([[before, cpuSnapshot(pids)]], seconds)}`)
+        insertLines.push(`  ${f(rate).padStart(6)} ev/s offered: ${insertTimesBetween(insertsBefore, await insertTotals(o.queryHttp), seconds)}`)
         lagAtEnd = await groupLags(o.admin, o.topic, o.groupNames).catch(() => undefined)
       },
     })
@@ -384,6 +394,9 @@ async function freshness(o: {
   out()
   out('CPU during each load (share of one core):')
   for (const line of cpuLines) out(line)
+  out()
+  out('ClickHouse inserts of the processor child during each load (sluice_clickhouse_insert_duration_seconds; the inserts of a flush run at once, so each waits for the others):')
+  for (const line of insertLines) out(line)
   out()
 }
 

@@ -10,7 +10,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs, promisify } from 'node:util'
@@ -20,6 +20,7 @@ import { createCursorCodec, cursorKey } from '../query-api/cursor-codec.ts'
 import { createBenchProject } from './support/bench-projects.ts'
 import { note, runBench, type Cleanups } from './support/bench-run.ts'
 import { createHttpClient, percentile } from './support/load.ts'
+import { describeFilesystem, recentCleanupWarning, removeBenchData } from './support/file-churn.ts'
 import { describeMachine } from './support/machine.ts'
 import { runFacts, runIndexAt, type DatasetProject } from './support/query-dataset.ts'
 import { startSluiceChild, type SluiceChild } from './support/sluice-child.ts'
@@ -65,8 +66,10 @@ async function main() {
     }
   })()
   const adminToken = randomBytes(24).toString('hex')
+  // Before anything is written: was the file system slowed by a bench's cleanup (support/file-churn.ts)?
+  const churn = recentCleanupWarning()
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-query-'))
-  cleanups.push(['temporary directory', async () => rmSync(dir, { recursive: true, force: true })])
+  cleanups.push(['temporary directory', async () => removeBenchData(dir)])
   const server = process.env.CLICKHOUSE_URL
   const database = server ? `bench_query_${randomUUID().replaceAll('-', '').slice(0, 10)}` : 'sluice'
   const clickhouse = { url: server, user: process.env.CLICKHOUSE_USER ?? 'default', password: process.env.CLICKHOUSE_PASSWORD ?? '', chdbPath: join(dir, 'chdb'), database }
@@ -195,6 +198,8 @@ async function main() {
 
   console.log(`## bench:query — ${filled.runs.toLocaleString('en')} runs, ${filled.steps.toLocaleString('en')} steps, ${filled.logs.toLocaleString('en')} logs\n`)
   for (const line of describeMachine({ externalKafka: true })) console.log(`- ${line}`)
+  console.log(`- data:    ${describeFilesystem(dir)}`)
+  if (churn) console.log(`- warning: ${churn}`)
   console.log(`- commit: ${commit}`)
   console.log(`- ClickHouse: ${server ? `server ${server}` : 'embedded (chdb)'}; one large project of ${RUNS} runs and ${SMALL} of ${smallRuns}, over ${DAYS} days`)
   console.log(`- fill: ${filled.seconds.toFixed(1)} s (${Math.round(filled.runs / filled.seconds)} runs/s, ${Math.round(filled.steps / filled.seconds)} steps/s; ${filled.storeSeconds.toFixed(1)} s in store writes; then ${filled.settleSeconds.toFixed(0)} s until the background merges ended)`)

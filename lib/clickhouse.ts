@@ -149,6 +149,7 @@ export function clickhouseTables(database: string) {
     runIndex: q('run_index'),
     runOutcomes: q('run_outcomes'),
     runState: q('run_state'),
+    runStateInput: q('run_state_input'),
     openRuns: q('open_runs'),
     funnelSteps: q('funnel_steps'),
     logs: q('logs'),

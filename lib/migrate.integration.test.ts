@@ -71,9 +71,8 @@ describe('migrations', () => {
       'run_outcomes_mv',
       'run_starts',
       'run_state',
-      'run_state_completions_mv',
-      'run_state_starts_mv',
-      'run_state_steps_mv',
+      'run_state_input',
+      'run_state_input_mv',
       'schema_migrations',
       'steps',
     ])

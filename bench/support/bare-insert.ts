@@ -1,6 +1,6 @@
 /**
  * Baseline B of the processor bench: the rows the processor role stores for these events (runs-funnel's
- * run_starts, steps and run_completions; the logs processor's logs), built by the processors' own row
+ * run_starts, steps, run_completions and run_state_input; the logs processor's logs), built by the processors' own row
  * builders and inserted in large batches, in the same format, into a fresh embedded ClickHouse with
  * nothing else: no state lookups, no rollup, no markers, no Kafka.
  */
@@ -16,12 +16,14 @@ import {
   STEP_COLUMNS,
   stepRow,
 } from '../../processors/runs-funnel/funnel-store.ts'
+import { RUN_STATE_INPUT_COLUMNS, runStateRows } from '../../processors/runs-funnel/run-state-rows.ts'
 import type { RetainedMessage } from './bare-consumer.ts'
 
 export interface BareRows {
   runStarts: unknown[][]
   steps: unknown[][]
   completions: unknown[][]
+  runState: unknown[][]
   logs: unknown[][]
 }
 
@@ -29,25 +31,30 @@ type Of<T extends EventEnvelope['type']> = { partition: number; offset: number; 
 
 /** Decodes every message with the project's codec and builds the rows the processors would insert. */
 export async function buildRows(codec: EventCodec, messages: readonly RetainedMessage[]): Promise<BareRows> {
-  const rows: BareRows = { runStarts: [], steps: [], completions: [], logs: [] }
+  const rows: BareRows = { runStarts: [], steps: [], completions: [], runState: [], logs: [] }
+  const stored: Parameters<typeof runStateRows>[0] = { runStarts: [], steps: [], completions: [] }
   for (const m of messages) {
     const e = await codec.decode(m.value)
     const at = { partition: m.partition, offset: m.offset }
     switch (e.type) {
       case 'run_start':
         rows.runStarts.push(runStartRow({ ...at, event: e } as Of<'run_start'>))
+        stored.runStarts.push({ ...at, event: e } as Of<'run_start'>)
         break
       case 'step_complete':
         rows.steps.push(stepRow({ ...at, event: e } as Of<'step_complete'>))
+        stored.steps.push({ ...at, event: e } as Of<'step_complete'>)
         break
       case 'run_complete':
         rows.completions.push(completionRow({ ...at, event: e } as Of<'run_complete'>))
+        stored.completions.push({ ...at, event: e } as Of<'run_complete'>)
         break
       case 'log':
         rows.logs.push(logRow({ ...at, event: e }))
         break
     }
   }
+  rows.runState = runStateRows(stored)
   return rows
 }
 
@@ -64,6 +71,7 @@ export async function bareInsert(
     [tables.runStarts, RUN_START_COLUMNS, rows.runStarts],
     [tables.steps, STEP_COLUMNS, rows.steps],
     [tables.runCompletions, COMPLETION_COLUMNS, rows.completions],
+    [tables.runStateInput, RUN_STATE_INPUT_COLUMNS, rows.runState],
     [tables.logs, LOG_COLUMNS, rows.logs],
   ]
   for (const [table, columns, values] of work) {

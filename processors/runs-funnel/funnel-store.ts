@@ -4,6 +4,7 @@ import { addContribution, emptyAccumulator, HOUR_MS, type FunnelAccumulator, typ
 import type { Metrics } from '../../lib/metrics.ts'
 import { STEP_FACTS_COLUMNS, toStepFacts, type StepFactsRow } from '../../lib/step-facts-rows.ts'
 import type { BatchPlan, CountedStep, KafkaPosition, KnownCompletion, KnownRunStart, KnownState, OpenRunRow } from './batch-plan.ts'
+import { RUN_STATE_INPUT_COLUMNS, runStateRows } from './run-state-rows.ts'
 
 /** Identifies a batch marker: which consumer group consumed which partition of which topic. */
 export interface MarkerKey {
@@ -114,6 +115,7 @@ export function createFunnelStore(options: { client: ClickHouseClient; tables: C
         insert(tables.runCompletions, 'run_completions', COMPLETION_COLUMNS, plan.completions.map(completionRow)),
         insert(tables.steps, 'steps', STEP_COLUMNS, plan.steps.map(stepRow)),
         insert(tables.openRuns, 'open_runs', OPEN_RUN_COLUMNS, plan.openRuns.map(openRunRow)),
+        insert(tables.runStateInput, 'run_state', RUN_STATE_INPUT_COLUMNS, runStateRows(plan)),
       ])
       // A batch that counts nothing needs no marker: replaying it changes nothing (its rows are
       // idempotent), so the resume point may stay where the last counting batch left it.
