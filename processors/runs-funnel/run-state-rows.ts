@@ -24,11 +24,14 @@ export function runStateRows(plan: Stored): unknown[][] {
   for (const { event: e } of plan.completions) runOf(e.project_id, e.payload.run_id).completion = completionJson(e.payload, e.timestamp)
   for (const { event: e } of plan.steps) {
     const steps = runOf(e.project_id, e.payload.run_id).steps
-    const cost = e.payload.cost
-    const had = steps.get(e.payload.step_id)
-    steps.set(e.payload.step_id, had === undefined ? cost : had === null ? cost : cost === null ? had : Math.max(had, cost))
+    steps.set(e.payload.step_id, higherCost(steps.get(e.payload.step_id) ?? null, e.payload.cost))
   }
   return [...runs.values()].map((r) => [r.project_id, r.run_id, r.start, r.completion, [...r.steps.keys()], [...r.steps.values()]])
+}
+
+/** The higher of two costs, either of which may be missing (null). */
+function higherCost(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b)
 }
 
 // The stored columns are DateTime64(3): whole milliseconds, as run_starts and run_completions keep them.
