@@ -9,7 +9,7 @@
  *   npm run bench:flush -- --keep      # leave the data (a series of runs: support/file-churn.ts)
  *   npm run bench:flush -- --dir /dev/shm   # the same on tmpfs, to see the file system's share
  */
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -81,10 +81,9 @@ async function engineEvents(c: ClickHouseClient): Promise<Map<string, number>> {
   return new Map((await rs.json<{ event: string; value: number }>()).map((r) => [r.event, Number(r.value)]))
 }
 
-/** CPU seconds (user, kernel) and minor page faults of this process so far (Linux /proc). */
+/** CPU seconds (user, kernel) and minor page faults of this process so far, the engine's threads included. */
 function processStat(): { user: number; system: number; faults: number } {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')
-  const tick = 100 // USER_HZ on Linux
-  return { faults: Number(fields[7]), user: Number(fields[11]) / tick, system: Number(fields[12]) / tick }
+  const { user, system } = process.cpuUsage()
+  return { user: user / 1e6, system: system / 1e6, faults: process.resourceUsage().minorPageFault }
 }
 

@@ -31,31 +31,33 @@ type Of<T extends EventEnvelope['type']> = { partition: number; offset: number; 
 
 /** Decodes every message with the project's codec and builds the rows the processors would insert. */
 export async function buildRows(codec: EventCodec, messages: readonly RetainedMessage[]): Promise<BareRows> {
-  const rows: BareRows = { runStarts: [], steps: [], completions: [], runState: [], logs: [] }
   const stored: Parameters<typeof runStateRows>[0] = { runStarts: [], steps: [], completions: [] }
+  const logs: unknown[][] = []
   for (const m of messages) {
     const e = await codec.decode(m.value)
     const at = { partition: m.partition, offset: m.offset }
     switch (e.type) {
       case 'run_start':
-        rows.runStarts.push(runStartRow({ ...at, event: e } as Of<'run_start'>))
         stored.runStarts.push({ ...at, event: e } as Of<'run_start'>)
         break
       case 'step_complete':
-        rows.steps.push(stepRow({ ...at, event: e } as Of<'step_complete'>))
         stored.steps.push({ ...at, event: e } as Of<'step_complete'>)
         break
       case 'run_complete':
-        rows.completions.push(completionRow({ ...at, event: e } as Of<'run_complete'>))
         stored.completions.push({ ...at, event: e } as Of<'run_complete'>)
         break
       case 'log':
-        rows.logs.push(logRow({ ...at, event: e }))
+        logs.push(logRow({ ...at, event: e }))
         break
     }
   }
-  rows.runState = runStateRows(stored)
-  return rows
+  return {
+    runStarts: stored.runStarts.map(runStartRow),
+    steps: stored.steps.map(stepRow),
+    completions: stored.completions.map(completionRow),
+    runState: runStateRows(stored),
+    logs,
+  }
 }
 
 /** Inserts every table's rows, `rowsPerInsert` at a time, one insert after another. Resolves with seconds and inserts. */
