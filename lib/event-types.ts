@@ -74,3 +74,13 @@ interface EnvelopeOf<T extends EventType> {
 }
 
 export type EventEnvelope = { [T in EventType]: EnvelopeOf<T> }[EventType]
+
+/** When a run started: its run_start's `started_at`, else when the event happened. Epoch ms. */
+export function runStartedAt(e: { timestamp: number; payload: Pick<RunStartPayload, 'started_at'> }): number {
+  return e.payload.started_at ?? e.timestamp
+}
+
+/** When a run completed: its run_complete's `completed_at`, else when the event happened. Epoch ms. */
+export function runCompletedAt(e: { timestamp: number; payload: Pick<RunCompletePayload, 'completed_at'> }): number {
+  return e.payload.completed_at ?? e.timestamp
+}

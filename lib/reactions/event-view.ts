@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../event-types.ts'
+import { runCompletedAt, type EventEnvelope } from '../event-types.ts'
 import { dropOf, durationMs } from '../funnel-math.ts'
 import type { EventView } from './conditions.ts'
 
@@ -35,7 +35,7 @@ export function eventView(event: EventEnvelope, runStartedAt: number | null = nu
     }
     case 'run_complete': {
       const p = event.payload
-      const completedAt = p.completed_at ?? event.timestamp
+      const completedAt = runCompletedAt(event)
       return {
         ...p,
         completed_at: iso(completedAt),

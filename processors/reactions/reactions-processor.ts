@@ -1,3 +1,4 @@
+import { runStartedAt } from '../../lib/event-types.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { Metrics } from '../../lib/metrics.ts'
 import type { PgPool } from '../../lib/postgres.ts'
@@ -50,7 +51,7 @@ export function createReactionsHandler(deps: {
     let n = 0
     for (const { event: e } of events) {
       if (e.type !== 'run_start') continue
-      pipeline.set(runStartKey(e.project_id, e.payload.run_id), String(e.payload.started_at ?? e.timestamp), 'EX', RUN_START_TTL_SECONDS)
+      pipeline.set(runStartKey(e.project_id, e.payload.run_id), String(runStartedAt(e)), 'EX', RUN_START_TTL_SECONDS)
       n++
     }
     if (n === 0) return

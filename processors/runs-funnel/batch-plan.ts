@@ -1,4 +1,4 @@
-import type { EventEnvelope, RunCompletePayload, RunStartPayload, StepCompletePayload } from '../../lib/event-types.ts'
+import { runStartedAt, type EventEnvelope, type RunCompletePayload, type RunStartPayload, type StepCompletePayload } from '../../lib/event-types.ts'
 import { stepContribution as contribution, type FunnelContribution, type StepFacts } from '../../lib/funnel-math.ts'
 import { isResend as isDuplicate, processedBefore as before, type KafkaPosition, type PositionedEvent } from '../positioned-events.ts'
 
@@ -112,7 +112,7 @@ export function planBatch(events: readonly PositionedEvent[], known: KnownState)
           project_id: e.project_id,
           run_id: e.payload.run_id,
           name: e.payload.name,
-          started_at: e.payload.started_at ?? e.timestamp,
+          started_at: runStartedAt(e),
           partition: pe.partition,
           offset: pe.offset,
         }

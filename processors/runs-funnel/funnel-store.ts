@@ -1,5 +1,5 @@
 import { insertCompactRows, type ClickHouseClient, type ClickhouseTables } from '../../lib/clickhouse.ts'
-import type { RunCompletePayload, RunStartPayload, StepCompletePayload } from '../../lib/event-types.ts'
+import { runCompletedAt, runStartedAt, type RunCompletePayload, type RunStartPayload, type StepCompletePayload } from '../../lib/event-types.ts'
 import { addContribution, emptyAccumulator, HOUR_MS, type FunnelAccumulator, type FunnelContribution } from '../../lib/funnel-math.ts'
 import type { Metrics } from '../../lib/metrics.ts'
 import { STEP_FACTS_COLUMNS, toStepFacts, type StepFactsRow } from '../../lib/step-facts-rows.ts'
@@ -209,7 +209,7 @@ type Row<P> = KafkaPosition & { event: { id: string; project_id: string; timesta
 export const RUN_START_COLUMNS = ['project_id', 'run_id', 'event_id', 'name', 'tags', 'started_at', 'received_at', 'kafka_partition', 'kafka_offset'] as const
 
 export function runStartRow({ event: e, partition, offset }: Row<RunStartPayload>): unknown[] {
-  return [e.project_id, e.payload.run_id, e.id, e.payload.name, e.payload.tags, e.payload.started_at ?? e.timestamp, e.received_at, partition, offset]
+  return [e.project_id, e.payload.run_id, e.id, e.payload.name, e.payload.tags, runStartedAt(e), e.received_at, partition, offset]
 }
 
 export const COMPLETION_COLUMNS = [
@@ -218,7 +218,7 @@ export const COMPLETION_COLUMNS = [
 
 export function completionRow({ event: e, partition, offset }: Row<RunCompletePayload>): unknown[] {
   const p = e.payload
-  return [e.project_id, p.run_id, e.id, p.status, p.completed_at ?? e.timestamp, p.error, p.total_cost, e.received_at, partition, offset]
+  return [e.project_id, p.run_id, e.id, p.status, runCompletedAt(e), p.error, p.total_cost, e.received_at, partition, offset]
 }
 
 export const OPEN_RUN_COLUMNS = ['project_id', 'started_at', 'run_id', 'closed', 'name', 'tags', 'received_at'] as const

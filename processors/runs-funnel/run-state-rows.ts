@@ -1,4 +1,4 @@
-import type { RunCompletePayload, RunStartPayload } from '../../lib/event-types.ts'
+import { runCompletedAt, runStartedAt, type RunCompletePayload, type RunStartPayload } from '../../lib/event-types.ts'
 import type { BatchPlan } from './batch-plan.ts'
 
 /** Columns of `run_state_input` (migrations/clickhouse/0009_run_state_input.sql), in row order. */
@@ -20,8 +20,8 @@ export function runStateRows(plan: Stored): unknown[][] {
     if (!r) runs.set(k, (r = { project_id: projectId, run_id: runId, start: null, completion: null, steps: new Map() }))
     return r
   }
-  for (const { event: e } of plan.runStarts) runOf(e.project_id, e.payload.run_id).start = startJson(e.payload, e.timestamp, e.received_at)
-  for (const { event: e } of plan.completions) runOf(e.project_id, e.payload.run_id).completion = completionJson(e.payload, e.timestamp)
+  for (const { event: e } of plan.runStarts) runOf(e.project_id, e.payload.run_id).start = startJson(e)
+  for (const { event: e } of plan.completions) runOf(e.project_id, e.payload.run_id).completion = completionJson(e)
   for (const { event: e } of plan.steps) {
     const steps = runOf(e.project_id, e.payload.run_id).steps
     steps.set(e.payload.step_id, higherCost(steps.get(e.payload.step_id) ?? null, e.payload.cost))
@@ -38,12 +38,13 @@ function higherCost(a: number | null, b: number | null): number | null {
 const ms = (t: number) => Math.floor(t)
 
 /** [name, tags, started_at ms, received_at ms]: the run_start as `run_state.start` holds it. */
-function startJson(p: RunStartPayload, timestamp: number, receivedAt: number): string {
-  return JSON.stringify([p.name, p.tags, ms(p.started_at ?? timestamp), ms(receivedAt)])
+function startJson(e: { timestamp: number; received_at: number; payload: RunStartPayload }): string {
+  return JSON.stringify([e.payload.name, e.payload.tags, ms(runStartedAt(e)), ms(e.received_at)])
 }
 
 /** [status, completed_at ms, error, total_cost]: the run_complete as `run_state.completion` holds it. */
-function completionJson(p: RunCompletePayload, timestamp: number): string {
-  return JSON.stringify([p.status, ms(p.completed_at ?? timestamp), p.error ?? null, p.total_cost ?? null])
+function completionJson(e: { timestamp: number; payload: RunCompletePayload }): string {
+  const p = e.payload
+  return JSON.stringify([p.status, ms(runCompletedAt(e)), p.error ?? null, p.total_cost ?? null])
 }
 
